@@ -1,0 +1,247 @@
+//! Settings: command-line flag, then environment variable, then `civitas.toml`,
+//! then the built-in default that runs a complete system with no setup at all.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The embedded database used when no URL is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://civitas-data/civitas.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_ISSUER: &str = "http://localhost:8080";
+
+/// Where the database is; shared by every subcommand that touches data.
+#[derive(clap::Args, Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB`.
+    /// [default: sqlite://civitas-data/civitas.db]
+    #[arg(long, env = "CIVITAS_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Largest number of pooled database connections. [default: 16 for
+    /// PostgreSQL, 8 for SQLite]
+    #[arg(long, env = "CIVITAS_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+}
+
+/// Settings of `civitas serve`.
+#[derive(clap::Args, Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Address and port to listen on. [default: 127.0.0.1:8080]
+    #[arg(long, env = "CIVITAS_LISTEN")]
+    pub listen: Option<String>,
+
+    /// Public base URL of this service: the OpenID issuer and the WebAuthn
+    /// origin. [default: http://localhost:8080]
+    #[arg(long, env = "CIVITAS_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Regions CSV (`code,name,parent_code`) to load at start-up. Without it,
+    /// an empty database gets the sample regions shipped with Civitas.
+    #[arg(long, env = "CIVITAS_REGIONS")]
+    pub regions: Option<PathBuf>,
+
+    /// Log format: `text` or `json`. [default: text]
+    #[arg(long, env = "CIVITAS_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl DatabaseArgs {
+    fn or(self, file: DatabaseArgs) -> Self {
+        Self {
+            database_url: self.database_url.or(file.database_url),
+            database_max_connections: self
+                .database_max_connections
+                .or(file.database_max_connections),
+        }
+    }
+
+    /// Resolves against the config file and defaults.
+    pub fn resolve(self, config_file: &Path) -> anyhow::Result<DatabaseSettings> {
+        let file: ServeArgs = read_config_file(config_file)?;
+        Ok(self.or(file.database).settings())
+    }
+
+    fn settings(self) -> DatabaseSettings {
+        DatabaseSettings {
+            url: self
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+            max_connections: self.database_max_connections,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Resolves flags and environment against the config file and defaults.
+    pub fn resolve(self, config_file: &Path) -> anyhow::Result<Settings> {
+        let file: ServeArgs = read_config_file(config_file)?;
+        let issuer = self
+            .issuer
+            .or(file.issuer)
+            .unwrap_or_else(|| DEFAULT_ISSUER.to_string());
+        Ok(Settings {
+            database: self.database.or(file.database).settings(),
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
+            issuer: Issuer::parse(&issuer)?,
+            regions_file: self.regions.or(file.regions),
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads `civitas.toml`; a missing file is an empty configuration.
+fn read_config_file<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: Option<u32>,
+}
+
+/// Everything `civitas serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub listen: String,
+    pub issuer: Issuer,
+    pub regions_file: Option<PathBuf>,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Settings for tests: the given database and `http://localhost:PORT`.
+    pub fn for_tests(database_url: &str, port: u16) -> anyhow::Result<Self> {
+        Ok(Self {
+            database: DatabaseSettings {
+                url: database_url.to_string(),
+                max_connections: Some(16),
+            },
+            listen: format!("127.0.0.1:{port}"),
+            issuer: Issuer::parse(&format!("http://localhost:{port}"))?,
+            regions_file: None,
+            log_format: LogFormat::Text,
+        })
+    }
+}
+
+/// The public base URL: scheme, host and optional port, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer {
+    url: url::Url,
+}
+
+impl Issuer {
+    pub fn parse(input: &str) -> anyhow::Result<Self> {
+        let url =
+            url::Url::parse(input).with_context(|| format!("issuer {input:?} is not a URL"))?;
+        if url.scheme() != "https" && url.scheme() != "http" {
+            bail!("issuer {input:?} must start with https:// (or http:// for local use)");
+        }
+        if url.host_str().is_none() {
+            bail!("issuer {input:?} has no host");
+        }
+        if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+            bail!("issuer {input:?} must be scheme, host and port only, without a path");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            bail!("issuer {input:?} must not contain user information");
+        }
+        Ok(Self { url })
+    }
+
+    /// The issuer as published: no trailing slash.
+    pub fn as_str(&self) -> &str {
+        self.url.as_str().trim_end_matches('/')
+    }
+
+    /// The host name, which is also the WebAuthn relying-party id.
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or_default()
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.url.scheme() == "https"
+    }
+
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_rules() {
+        assert_eq!(
+            Issuer::parse("http://localhost:8080").unwrap().as_str(),
+            "http://localhost:8080"
+        );
+        assert_eq!(
+            Issuer::parse("https://id.example.gov/").unwrap().as_str(),
+            "https://id.example.gov"
+        );
+        assert_eq!(
+            Issuer::parse("https://id.example.gov").unwrap().host(),
+            "id.example.gov"
+        );
+        for bad in [
+            "ftp://x",
+            "https://x/path",
+            "https://x/?a=1",
+            "not a url",
+            "https://u@x",
+        ] {
+            assert!(Issuer::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_beat_file_which_beats_defaults() {
+        let dir = std::env::temp_dir().join(format!("civitas-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("civitas.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nissuer = \"https://id.example.gov\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            issuer: Some("https://flag.example.gov".into()),
+            ..Default::default()
+        };
+        let s = args.resolve(&file).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert_eq!(s.issuer.as_str(), "https://flag.example.gov");
+        assert_eq!(s.database.url, DEFAULT_DATABASE_URL);
+        std::fs::write(&file, "lisen = \"typo\"\n").unwrap();
+        assert!(ServeArgs::default().resolve(&file).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,9 @@
+//! Pure types and rules of the registry: no HTTP, no SQL.
+
+pub mod citizen;
+pub mod national_id;
+pub mod region;
+
+pub use citizen::{AssuranceLevel, Citizen, CitizenId, CitizenStatus, NewCitizen, PersonName};
+pub use national_id::{NationalId, NationalIdError};
+pub use region::{Region, RegionCode};

@@ -1,0 +1,107 @@
+//! HTTP: routes, extractor limits, and the answers to requests we do not serve.
+
+mod national_ids;
+mod ops;
+mod pages;
+mod regions;
+pub mod routes;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, web};
+
+use crate::error::{AppError, PageError};
+use routes::ApiRoutes;
+
+/// Largest request body accepted anywhere.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Every JSON endpoint (documented in `openapi.yaml`).
+pub fn api_routes() -> ApiRoutes {
+    ApiRoutes::default()
+        .add(Method::GET, "/healthz", ops::healthz)
+        .add(Method::GET, "/readyz", ops::readyz)
+        .add(Method::GET, "/metrics", ops::metrics)
+        .add(Method::GET, "/api/v1/regions", regions::list_regions)
+        .add(
+            Method::POST,
+            "/api/v1/national-ids/validate",
+            national_ids::validate_national_id,
+        )
+}
+
+/// Registers every route, extractor limits and the fallback handler.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(BODY_LIMIT)
+            .error_handler(|e, _| json_error(e).into()),
+    )
+    .app_data(web::PayloadConfig::new(BODY_LIMIT))
+    .app_data(web::FormConfig::default().limit(BODY_LIMIT))
+    .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
+    .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()));
+    api_routes().register(cfg);
+    pages::configure(cfg);
+    cfg.default_service(web::to(not_found));
+}
+
+fn json_error(e: JsonPayloadError) -> AppError {
+    match e {
+        JsonPayloadError::ContentType => AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with the header Content-Type: application/json.",
+        ),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("The request body is larger than {} KiB.", BODY_LIMIT / 1024),
+            )
+        }
+        JsonPayloadError::Deserialize(e) if e.is_data() => AppError::bad_request(
+            "invalid_request",
+            format!("The JSON body is not as expected: {e}."),
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            AppError::bad_request("invalid_json", format!("The body is not valid JSON: {e}."))
+        }
+        other => AppError::bad_request(
+            "invalid_request",
+            format!("Cannot read the request body: {other}."),
+        ),
+    }
+}
+
+fn query_error(e: QueryPayloadError) -> AppError {
+    AppError::bad_request(
+        "invalid_request",
+        format!("The query string is not as expected: {e}."),
+    )
+}
+
+fn path_error(e: PathError) -> AppError {
+    AppError::not_found(format!("No such resource: {e}."))
+}
+
+/// True when the caller expects JSON rather than a page.
+fn wants_json(req: &HttpRequest) -> bool {
+    let path = req.path();
+    path.starts_with("/api/")
+        || path.starts_with("/.well-known/")
+        || req
+            .headers()
+            .get(actix_web::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("application/json") && !v.contains("text/html"))
+}
+
+async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, actix_web::Error> {
+    let error = AppError::not_found(format!("There is nothing at {}.", req.path()));
+    if wants_json(&req) {
+        Err(error.into())
+    } else {
+        Err(PageError(error).into())
+    }
+}

@@ -1,0 +1,12 @@
+//! Civitas: a sovereign digital identity registry and OpenID Provider.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod registry;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,74 @@
+//! Registry services: issuing national ID numbers and keeping regions.
+
+use anyhow::Context;
+
+use crate::clock::Clock;
+use crate::domain::region::{SAMPLE_REGIONS_CSV, parse_regions_csv};
+use crate::domain::{Citizen, CitizenId, CitizenStatus, NationalId, NewCitizen};
+use crate::store::{Store, StoreError};
+
+/// How often a freshly drawn number may collide before we give up. With 8e10
+/// possible numbers, even a billion citizens make a collision rare; ten in a
+/// row means something else is wrong.
+const MAX_ID_ATTEMPTS: usize = 10;
+
+/// Errors while issuing a national ID number.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("no free national ID number after {MAX_ID_ATTEMPTS} draws")]
+    Exhausted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates a citizen with a new random national ID number, drawing again on
+/// the rare collision. Unique even under concurrent issuance: the database's
+/// unique index decides, not a check-then-insert.
+pub async fn issue_citizen(
+    store: &Store,
+    clock: &Clock,
+    new: NewCitizen,
+) -> Result<Citizen, IssueError> {
+    let now = clock.now();
+    let mut citizen = Citizen {
+        id: CitizenId::new(),
+        national_id: NationalId::generate(),
+        status: CitizenStatus::Active,
+        assurance_level: new.assurance_level,
+        given_name: new.given_name,
+        family_name: new.family_name,
+        birth_date: new.birth_date,
+        region: new.region,
+        created_at: now,
+        updated_at: now,
+    };
+    for _ in 0..MAX_ID_ATTEMPTS {
+        if store.insert_citizen(&citizen).await? {
+            return Ok(citizen);
+        }
+        tracing::info!("national ID collision; drawing another");
+        citizen.national_id = NationalId::generate();
+    }
+    Err(IssueError::Exhausted)
+}
+
+/// Loads regions at start-up: the given file, or the sample file into an
+/// empty database.
+pub async fn load_regions(store: &Store, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let regions = match file {
+        Some(path) => {
+            let data = std::fs::read(path)
+                .with_context(|| format!("cannot read regions file {}", path.display()))?;
+            parse_regions_csv(&data)
+                .map_err(|e| anyhow::anyhow!("regions file {}: {e}", path.display()))?
+        }
+        None if store.count_regions().await? == 0 => {
+            parse_regions_csv(SAMPLE_REGIONS_CSV.as_bytes())
+                .map_err(|e| anyhow::anyhow!("sample regions: {e}"))?
+        }
+        None => return Ok(()),
+    };
+    store.upsert_regions(&regions).await?;
+    tracing::info!(count = regions.len(), "regions loaded");
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! Builds the application: database, migrations, regions, HTTP server.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::Store;
+use crate::telemetry::{Metrics, observe_request};
+use crate::{http, registry};
+
+/// What every handler can reach. Nothing here is state another instance
+/// would need: that lives in the database.
+pub struct AppState {
+    pub store: Store,
+    pub clock: Clock,
+    pub settings: Settings,
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+}
+
+impl Application {
+    /// Binds the configured address, connects, migrates and loads regions.
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        Self::build_on(listener, settings, clock, None).await
+    }
+
+    /// Like `build`, on a listener bound by the caller (tests bind port 0 first
+    /// so the issuer can name the real port), with a fixed number of workers.
+    pub async fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+        clock: Clock,
+        workers: Option<usize>,
+    ) -> anyhow::Result<Self> {
+        let store =
+            Store::connect(&settings.database.url, settings.database.max_connections).await?;
+        store
+            .migrate()
+            .await
+            .context("cannot apply database migrations")?;
+        registry::load_regions(&store, settings.regions_file.as_deref()).await?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            issuer = settings.issuer.as_str(),
+            database = store.backend(),
+            "civitas ready"
+        );
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            clock,
+            settings,
+        });
+        let metrics = web::Data::new(Metrics::new().context("cannot create metrics")?);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(observe_request))
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .configure(http::configure)
+        })
+        .listen(listener)?;
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database this server uses.
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM, finishing requests in flight.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        self.store.close().await;
+        tracing::info!("civitas stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! Citizens.
+
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{Store, StoreError, on_pool};
+use crate::domain::{
+    AssuranceLevel, Citizen, CitizenId, CitizenStatus, NationalId, PersonName, RegionCode,
+};
+
+/// The columns `CitizenRow` reads, as a literal for `concat!`.
+macro_rules! citizen_columns {
+    () => {
+        "id, national_id, status, assurance_level, given_name, family_name, birth_date, \
+         region_code, created_at, updated_at"
+    };
+}
+
+/// A citizen as stored.
+#[derive(sqlx::FromRow)]
+pub struct CitizenRow {
+    id: Uuid,
+    national_id: String,
+    status: String,
+    assurance_level: i16,
+    given_name: String,
+    family_name: String,
+    birth_date: Date,
+    region_code: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn timestamp(unix: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(unix).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl TryFrom<CitizenRow> for Citizen {
+    type Error = StoreError;
+    fn try_from(r: CitizenRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("citizen {}: bad {what}", r.id));
+        Ok(Citizen {
+            id: CitizenId(r.id),
+            national_id: NationalId::parse(&r.national_id).map_err(|_| corrupt("national_id"))?,
+            status: CitizenStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            assurance_level: AssuranceLevel::from_i16(r.assurance_level)
+                .ok_or_else(|| corrupt("assurance_level"))?,
+            given_name: PersonName::parse(&r.given_name).map_err(|_| corrupt("given_name"))?,
+            family_name: PersonName::parse(&r.family_name).map_err(|_| corrupt("family_name"))?,
+            birth_date: r.birth_date,
+            region: RegionCode::parse(&r.region_code).map_err(|_| corrupt("region_code"))?,
+            created_at: timestamp(r.created_at)?,
+            updated_at: timestamp(r.updated_at)?,
+        })
+    }
+}
+
+impl Store {
+    /// Inserts a citizen unless its national ID number is already taken;
+    /// returns false on such a collision so the caller can draw another.
+    pub async fn insert_citizen(&self, c: &Citizen) -> Result<bool, StoreError> {
+        let inserted: Option<Uuid> = on_pool!(self, |pool| sqlx::query_scalar(
+            "INSERT INTO citizens (id, national_id, status, assurance_level, given_name, \
+             family_name, birth_date, region_code, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (national_id) DO NOTHING RETURNING id"
+        )
+        .bind(c.id.0)
+        .bind(c.national_id.as_digits())
+        .bind(c.status.as_str())
+        .bind(c.assurance_level.as_i16())
+        .bind(c.given_name.as_str())
+        .bind(c.family_name.as_str())
+        .bind(c.birth_date)
+        .bind(c.region.as_str())
+        .bind(c.created_at.unix_timestamp())
+        .bind(c.updated_at.unix_timestamp())
+        .fetch_optional(pool)
+        .await)?;
+        Ok(inserted.is_some())
+    }
+
+    pub async fn find_citizen(&self, id: CitizenId) -> Result<Option<Citizen>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            citizen_columns!(),
+            " FROM citizens WHERE id = $1"
+        );
+        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Citizen::try_from).transpose()
+    }
+
+    pub async fn find_citizen_by_national_id(
+        &self,
+        national_id: &NationalId,
+    ) -> Result<Option<Citizen>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            citizen_columns!(),
+            " FROM citizens WHERE national_id = $1"
+        );
+        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(national_id.as_digits())
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Citizen::try_from).transpose()
+    }
+
+    pub async fn count_citizens(&self) -> Result<i64, StoreError> {
+        let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM citizens"
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,116 @@
+//! The only place with SQL. One `Store` with a SQLite and a PostgreSQL
+//! backend; the statements are written once in the `$1` style both dialects
+//! accept and are compiled for each backend by `on_pool!`.
+
+mod citizens;
+pub mod postgres;
+mod regions;
+pub mod sqlite;
+
+use sqlx::{PgPool, SqlitePool};
+
+pub use citizens::CitizenRow;
+
+/// Runs `$body` with `$pool` bound to whichever backend `$store` holds. The
+/// body is type-checked once per backend, so each gets its own implementation.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The registry's database.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// What can go wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("a stored row is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// True when the statement broke a uniqueness rule on `column`.
+    pub fn is_unique_violation_on(&self, column: &str) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                e.constraint().is_some_and(|c| c.contains(column)) || e.message().contains(column)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Connection-pool numbers for the metrics endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: usize,
+    pub max: u32,
+}
+
+impl Store {
+    /// Connects to the database the URL names and brings its schema up to date.
+    pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<Self> {
+        let store = if url.starts_with("sqlite:") {
+            Self::Sqlite(sqlite::connect(url, max_connections).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::Postgres(postgres::connect(url, max_connections).await?)
+        } else {
+            anyhow::bail!(
+                "database URL must start with sqlite:// or postgres:// (got {:?})",
+                url.split(':').next().unwrap_or_default()
+            );
+        };
+        Ok(store)
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend this is, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Succeeds when the database answers a query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        on_pool!(self, |pool| PoolStats {
+            size: pool.size(),
+            idle: pool.num_idle(),
+            max: pool.options().get_max_connections(),
+        })
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}

@@ -1,0 +1,115 @@
+//! The `civitas` binary: migrate, serve with defaults, graceful shutdown.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{Backend, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_civitas");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn migrate_then_serve_then_stop(backend: Backend) {
+    let db = TestDb::create(backend).await;
+    let work = std::env::temp_dir().join(format!("civitas-cli-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&work).unwrap();
+
+    let migrate = Command::new(BIN)
+        .current_dir(&work)
+        .args(["migrate", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("up to date"));
+
+    // The environment variable works as well as the flag.
+    let port = free_port();
+    let mut server = Command::new(BIN)
+        .current_dir(&work)
+        .env("CIVITAS_DATABASE_URL", &db.url)
+        .env("CIVITAS_LISTEN", format!("127.0.0.1:{port}"))
+        .args(["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = server.id().to_string();
+    if !ready {
+        let _ = server.kill();
+        panic!("civitas serve did not become ready");
+    }
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let status = server.wait().unwrap();
+    assert!(status.success(), "serve exited with {status} after SIGTERM");
+    std::fs::remove_dir_all(&work).unwrap();
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn sqlite_migrate_serve_and_stop() {
+    migrate_then_serve_then_stop(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_migrate_serve_and_stop() {
+    migrate_then_serve_then_stop(Backend::Postgres).await;
+}
+
+#[test]
+fn serve_help_lists_every_setting() {
+    let help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for setting in [
+        "--database-url",
+        "CIVITAS_DATABASE_URL",
+        "--listen",
+        "CIVITAS_LISTEN",
+        "--issuer",
+        "CIVITAS_ISSUER",
+        "--regions",
+        "--config",
+    ] {
+        assert!(
+            text.contains(setting),
+            "serve --help lacks {setting}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused() {
+    let out = Command::new(BIN)
+        .args(["migrate", "--database-url", "mysql://x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
+}
