@@ -48,6 +48,14 @@ pub struct ServeArgs {
     #[arg(long, env = "CIVITAS_REGIONS")]
     pub regions: Option<PathBuf>,
 
+    /// Minutes a signed-in browser may stay idle. [default: 30]
+    #[arg(long, env = "CIVITAS_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u32>,
+
+    /// Hours a sign-in lasts at most, however active. [default: 12]
+    #[arg(long, env = "CIVITAS_SESSION_MAX_HOURS")]
+    pub session_max_hours: Option<u32>,
+
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "CIVITAS_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -104,6 +112,16 @@ impl ServeArgs {
             issuer: Issuer::parse(&issuer)?,
             regions_file: self.regions.or(file.regions),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            session_idle: time::Duration::minutes(i64::from(
+                self.session_idle_minutes
+                    .or(file.session_idle_minutes)
+                    .unwrap_or(30),
+            )),
+            session_max_age: time::Duration::hours(i64::from(
+                self.session_max_hours
+                    .or(file.session_max_hours)
+                    .unwrap_or(12),
+            )),
         })
     }
 }
@@ -131,6 +149,10 @@ pub struct Settings {
     pub issuer: Issuer,
     pub regions_file: Option<PathBuf>,
     pub log_format: LogFormat,
+    /// Idle timeout of a browser session.
+    pub session_idle: time::Duration,
+    /// Absolute lifetime of a browser session.
+    pub session_max_age: time::Duration,
 }
 
 impl Settings {
@@ -145,6 +167,8 @@ impl Settings {
             issuer: Issuer::parse(&format!("http://localhost:{port}"))?,
             regions_file: None,
             log_format: LogFormat::Text,
+            session_idle: time::Duration::minutes(30),
+            session_max_age: time::Duration::hours(12),
         })
     }
 }

@@ -19,6 +19,8 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub settings: Settings,
+    /// The WebAuthn relying party (configuration only; ceremonies are stored).
+    pub webauthn: webauthn_rs::Webauthn,
 }
 
 /// A bound, not yet running server.
@@ -58,14 +60,18 @@ impl Application {
             database = store.backend(),
             "civitas ready"
         );
+        let webauthn = crate::passkey::relying_party(&settings.issuer)
+            .context("cannot set up WebAuthn for this issuer")?;
         let state = web::Data::new(AppState {
             store: store.clone(),
             clock,
             settings,
+            webauthn,
         });
         let metrics = web::Data::new(Metrics::new().context("cannot create metrics")?);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(http::origin::check_origin))
                 .wrap(from_fn(observe_request))
                 .app_data(state.clone())
                 .app_data(metrics.clone())

@@ -134,6 +134,24 @@ pub fn parse_birth_date(input: &str, today: Date) -> Result<Date, &'static str> 
     Ok(date)
 }
 
+/// The key under which two records count as the same person for the
+/// duplicate check: names compared after Unicode compatibility
+/// normalisation, case folding and whitespace collapsing, plus birth date and
+/// region.
+pub fn dedup_key(
+    given: &PersonName,
+    family: &PersonName,
+    birth_date: Date,
+    region: &RegionCode,
+) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let norm = |name: &PersonName| {
+        let folded: String = name.as_str().nfkc().collect::<String>().to_lowercase();
+        folded.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    format!("{}|{}|{}|{}", norm(given), norm(family), birth_date, region)
+}
+
 /// What is known about a person before a national ID number is issued.
 #[derive(Debug, Clone)]
 pub struct NewCitizen {
@@ -186,6 +204,39 @@ mod tests {
         assert!(PersonName::parse(&"a".repeat(101)).is_err());
         assert!(PersonName::parse(&"é".repeat(100)).is_ok());
         assert!(PersonName::parse("Bad\u{7}Name").is_err());
+    }
+
+    #[test]
+    fn dedup_key_ignores_case_spacing_and_compatibility_forms() {
+        let region = RegionCode::parse("CAP").unwrap();
+        let d = date!(1990 - 01 - 01);
+        let a = dedup_key(
+            &PersonName::parse("Amara").unwrap(),
+            &PersonName::parse("Van  Der Berg").unwrap(),
+            d,
+            &region,
+        );
+        let b = dedup_key(
+            &PersonName::parse("AMARA").unwrap(),
+            &PersonName::parse("van der berg").unwrap(),
+            d,
+            &region,
+        );
+        let c = dedup_key(
+            &PersonName::parse("Ａｍａｒａ").unwrap(),
+            &PersonName::parse("van der berg").unwrap(),
+            d,
+            &region,
+        );
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        let other = dedup_key(
+            &PersonName::parse("Amara").unwrap(),
+            &PersonName::parse("Berg").unwrap(),
+            d,
+            &region,
+        );
+        assert_ne!(a, other);
     }
 
     #[test]

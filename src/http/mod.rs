@@ -1,7 +1,11 @@
 //! HTTP: routes, extractor limits, and the answers to requests we do not serve.
 
+mod account;
+mod enrollment;
+mod login;
 mod national_ids;
 mod ops;
+pub mod origin;
 mod pages;
 mod regions;
 pub mod routes;
@@ -27,6 +31,41 @@ pub fn api_routes() -> ApiRoutes {
             Method::POST,
             "/api/v1/national-ids/validate",
             national_ids::validate_national_id,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/enrollment/start",
+            enrollment::start_enrollment,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/enrollment/finish",
+            enrollment::finish_enrollment,
+        )
+        .add(Method::POST, "/api/v1/login/start", login::start_login)
+        .add(Method::POST, "/api/v1/login/finish", login::finish_login)
+        .add(Method::POST, "/api/v1/logout", login::logout)
+        .add(Method::GET, "/api/v1/me", account::me)
+        .add(Method::GET, "/api/v1/me/passkeys", account::list_passkeys)
+        .add(
+            Method::POST,
+            "/api/v1/me/passkeys/start",
+            account::start_add_passkey,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/me/passkeys/finish",
+            account::finish_add_passkey,
+        )
+        .add(
+            Method::PATCH,
+            "/api/v1/me/passkeys/{id}",
+            account::rename_passkey,
+        )
+        .add(
+            Method::DELETE,
+            "/api/v1/me/passkeys/{id}",
+            account::delete_passkey,
         )
 }
 

@@ -1,14 +1,185 @@
 //! HTML pages.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use time::OffsetDateTime;
 
 use crate::error::{AppError, PageError};
+use crate::session;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
+        .route("/enroll", web::get().to(enroll))
+        .route("/login", web::get().to(login))
+        .route("/account", web::get().to(account))
         .route("/static/{name}", web::get().to(asset));
+}
+
+const DATE: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+const DATE_TIME: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+
+fn format_date(d: time::Date) -> String {
+    d.format(DATE).unwrap_or_default()
+}
+
+fn format_time(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(DATE_TIME).ok())
+        .unwrap_or_default()
+}
+
+/// A path on this site to go back to after sign-in; anything else is ignored.
+pub fn safe_return_to(value: Option<&str>) -> String {
+    match value {
+        Some(v)
+            if v.starts_with('/')
+                && !v.starts_with("//")
+                && !v.contains('\\')
+                && !v.chars().any(char::is_control) =>
+        {
+            v.to_string()
+        }
+        _ => "/account".to_string(),
+    }
+}
+
+struct RegionOption {
+    code: String,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "enroll.html")]
+struct Enroll {
+    regions: Vec<RegionOption>,
+    today: String,
+}
+
+async fn enroll(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let regions = state.store.list_regions().await?;
+    let name_of = |code: &crate::domain::RegionCode| {
+        regions
+            .iter()
+            .find(|r| &r.code == code)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    };
+    let mut options: Vec<RegionOption> = regions
+        .iter()
+        .map(|r| RegionOption {
+            code: r.code.to_string(),
+            label: match &r.parent {
+                Some(p) => format!("{} ({})", r.name, name_of(p)),
+                None => r.name.clone(),
+            },
+        })
+        .collect();
+    options.sort_by(|a, b| a.label.cmp(&b.label));
+    render(&Enroll {
+        regions: options,
+        today: format_date(state.clock.now().date()),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct Login {
+    return_to: String,
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+async fn login(query: web::Query<LoginQuery>) -> Result<HttpResponse, PageError> {
+    render(&Login {
+        return_to: safe_return_to(query.return_to.as_deref()),
+    })
+}
+
+struct PasskeyItem {
+    id: String,
+    name: String,
+    synced: bool,
+    created: String,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct Account {
+    given_name: String,
+    family_name: String,
+    masked_id: String,
+    full_id: String,
+    status: &'static str,
+    assurance: String,
+    birth_date: String,
+    region: String,
+    passkeys: Vec<PasskeyItem>,
+}
+
+/// Sends a browser without a session to sign in, then back to `path`.
+fn sign_in_first(path: &str) -> HttpResponse {
+    let target = format!(
+        "/login?return_to={}",
+        url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+    );
+    HttpResponse::SeeOther()
+        .insert_header(("Location", target))
+        .finish()
+}
+
+async fn account(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let Some(who) = session::current(&state, &req).await? else {
+        return Ok(sign_in_first("/account"));
+    };
+    let c = &who.citizen;
+    let passkeys = state.store.list_passkeys(c.id).await?;
+    let region = state
+        .store
+        .list_regions()
+        .await?
+        .into_iter()
+        .find(|r| r.code == c.region)
+        .map(|r| r.name)
+        .unwrap_or_else(|| c.region.to_string());
+    let mut response = render(&Account {
+        given_name: c.given_name.as_str().to_string(),
+        family_name: c.family_name.as_str().to_string(),
+        masked_id: c.national_id.masked(),
+        full_id: c.national_id.to_string(),
+        status: c.status.as_str(),
+        assurance: match c.assurance_level {
+            crate::domain::AssuranceLevel::SelfAsserted => "1 — self-asserted".to_string(),
+            crate::domain::AssuranceLevel::Verified => "2 — verified".to_string(),
+        },
+        birth_date: format_date(c.birth_date),
+        region,
+        passkeys: passkeys
+            .iter()
+            .map(|p| PasskeyItem {
+                id: p.id.to_string(),
+                name: p.name.clone(),
+                synced: p.backup_eligible,
+                created: format_time(p.created_at),
+                last_used: p
+                    .last_used_at
+                    .map(format_time)
+                    .unwrap_or_else(|| "never".into()),
+            })
+            .collect(),
+    })?;
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 /// Renders a template as an HTML response.
@@ -32,11 +203,18 @@ async fn home(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
 }
 
 /// Static assets, compiled into the binary so one file runs the service.
-const ASSETS: &[(&str, &str, &str)] = &[(
-    "civitas.css",
-    "text/css; charset=utf-8",
-    include_str!("../../static/civitas.css"),
-)];
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "civitas.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/civitas.css"),
+    ),
+    (
+        "civitas.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/civitas.js"),
+    ),
+];
 
 async fn asset(name: web::Path<String>) -> Result<HttpResponse, PageError> {
     let (_, content_type, body) = ASSETS

@@ -7,15 +7,13 @@ use crate::domain::region::{SAMPLE_REGIONS_CSV, parse_regions_csv};
 use crate::domain::{Citizen, CitizenId, CitizenStatus, NationalId, NewCitizen};
 use crate::store::{Store, StoreError};
 
-/// How often a freshly drawn number may collide before we give up. With 8e10
-/// possible numbers, even a billion citizens make a collision rare; ten in a
-/// row means something else is wrong.
-const MAX_ID_ATTEMPTS: usize = 10;
-
 /// Errors while issuing a national ID number.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
-    #[error("no free national ID number after {MAX_ID_ATTEMPTS} draws")]
+    #[error(
+        "no free national ID number after {} draws",
+        crate::store::MAX_ID_ATTEMPTS
+    )]
     Exhausted,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -42,14 +40,11 @@ pub async fn issue_citizen(
         created_at: now,
         updated_at: now,
     };
-    for _ in 0..MAX_ID_ATTEMPTS {
-        if store.insert_citizen(&citizen).await? {
-            return Ok(citizen);
-        }
-        tracing::info!("national ID collision; drawing another");
-        citizen.national_id = NationalId::generate();
+    if store.insert_new_citizen(&mut citizen).await? {
+        Ok(citizen)
+    } else {
+        Err(IssueError::Exhausted)
     }
-    Err(IssueError::Exhausted)
 }
 
 /// Loads regions at start-up: the given file, or the sample file into an

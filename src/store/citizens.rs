@@ -55,31 +55,117 @@ impl TryFrom<CitizenRow> for Citizen {
     }
 }
 
+/// How often a freshly drawn national ID number may collide before we give
+/// up. With 8e10 possible numbers even a billion citizens make a collision
+/// rare; ten in a row means something else is wrong.
+pub const MAX_ID_ATTEMPTS: usize = 10;
+
+/// The insert statement for one citizen; yields `Some(id)` unless the
+/// national ID number is taken.
+macro_rules! insert_citizen_query {
+    ($c:expr) => {
+        sqlx::query_scalar::<_, Uuid>(
+            "INSERT INTO citizens (id, national_id, status, assurance_level, given_name, \
+             family_name, birth_date, region_code, created_at, updated_at, dedup_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (national_id) DO NOTHING RETURNING id",
+        )
+        .bind($c.id.0)
+        .bind($c.national_id.as_digits())
+        .bind($c.status.as_str())
+        .bind($c.assurance_level.as_i16())
+        .bind($c.given_name.as_str())
+        .bind($c.family_name.as_str())
+        .bind($c.birth_date)
+        .bind($c.region.as_str())
+        .bind($c.created_at.unix_timestamp())
+        .bind($c.updated_at.unix_timestamp())
+        .bind(crate::domain::dedup_key(
+            &$c.given_name,
+            &$c.family_name,
+            $c.birth_date,
+            &$c.region,
+        ))
+    };
+}
+
+/// Inserts `$c` on connection `$conn`, drawing a new national ID number on
+/// each collision. Evaluates to `Result<bool, StoreError>` (false: gave up).
+/// The database's unique index decides, so this holds under concurrency.
+macro_rules! insert_citizen_drawing_ids {
+    ($conn:expr, $c:expr) => {
+        async {
+            for _ in 0..$crate::store::citizens::MAX_ID_ATTEMPTS {
+                if insert_citizen_query!($c)
+                    .fetch_optional(&mut *$conn)
+                    .await?
+                    .is_some()
+                {
+                    return Ok::<bool, $crate::store::StoreError>(true);
+                }
+                tracing::info!("national ID collision; drawing another");
+                $c.national_id = crate::domain::NationalId::generate();
+            }
+            Ok(false)
+        }
+    };
+}
+pub(crate) use {insert_citizen_drawing_ids, insert_citizen_query};
+
 impl Store {
     /// Inserts a citizen unless its national ID number is already taken;
-    /// returns false on such a collision so the caller can draw another.
+    /// returns false on such a collision.
     pub async fn insert_citizen(&self, c: &Citizen) -> Result<bool, StoreError> {
-        let inserted: Option<Uuid> = on_pool!(self, |pool| sqlx::query_scalar(
-            "INSERT INTO citizens (id, national_id, status, assurance_level, given_name, \
-             family_name, birth_date, region_code, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (national_id) DO NOTHING RETURNING id"
-        )
-        .bind(c.id.0)
-        .bind(c.national_id.as_digits())
-        .bind(c.status.as_str())
-        .bind(c.assurance_level.as_i16())
-        .bind(c.given_name.as_str())
-        .bind(c.family_name.as_str())
-        .bind(c.birth_date)
-        .bind(c.region.as_str())
-        .bind(c.created_at.unix_timestamp())
-        .bind(c.updated_at.unix_timestamp())
-        .fetch_optional(pool)
-        .await)?;
+        let inserted = on_pool!(self, |pool| insert_citizen_query!(c)
+            .fetch_optional(pool)
+            .await)?;
         Ok(inserted.is_some())
     }
 
+    /// Inserts a citizen, drawing new national ID numbers on collision;
+    /// returns false when every draw collided.
+    pub async fn insert_new_citizen(&self, c: &mut Citizen) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            insert_citizen_drawing_ids!(conn, c).await
+        })
+    }
+
+    /// The first citizen whose duplicate-check key matches.
+    pub async fn find_citizen_by_dedup_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<Citizen>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            citizen_columns!(),
+            " FROM citizens WHERE dedup_key = $1 ORDER BY created_at LIMIT 1"
+        );
+        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(key)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Citizen::try_from).transpose()
+    }
+
+    /// Changes a citizen's status.
+    pub async fn set_citizen_status(
+        &self,
+        id: CitizenId,
+        status: CitizenStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| sqlx::query(
+            "UPDATE citizens SET status = $1, updated_at = $2 WHERE id = $3"
+        )
+        .bind(status.as_str())
+        .bind(at.unix_timestamp())
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
     pub async fn find_citizen(&self, id: CitizenId) -> Result<Option<Citizen>, StoreError> {
         const SQL: &str = concat!(
             "SELECT ",

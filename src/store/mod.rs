@@ -2,14 +2,20 @@
 //! backend; the statements are written once in the `$1` style both dialects
 //! accept and are compiled for each backend by `on_pool!`.
 
+mod ceremonies;
 mod citizens;
+mod passkeys;
 pub mod postgres;
 mod regions;
+mod sessions;
 pub mod sqlite;
 
 use sqlx::{PgPool, SqlitePool};
 
-pub use citizens::CitizenRow;
+pub use ceremonies::{CeremonyRow, Taken};
+pub use citizens::{CitizenRow, MAX_ID_ATTEMPTS};
+pub use passkeys::{DuplicateAttempt, Enrolled, PasskeyRow, Table};
+pub use sessions::{SessionRow, SignedIn};
 
 /// Runs `$body` with `$pool` bound to whichever backend `$store` holds. The
 /// body is type-checked once per backend, so each gets its own implementation.

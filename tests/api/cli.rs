@@ -1,19 +1,10 @@
 //! The `civitas` binary: migrate, serve with defaults, graceful shutdown.
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{Backend, ServerProcess, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_civitas");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn migrate_then_serve_then_stop(backend: Backend) {
     let db = TestDb::create(backend).await;
@@ -32,40 +23,9 @@ async fn migrate_then_serve_then_stop(backend: Backend) {
     );
     assert!(String::from_utf8_lossy(&migrate.stdout).contains("up to date"));
 
-    // The environment variable works as well as the flag.
-    let port = free_port();
-    let mut server = Command::new(BIN)
-        .current_dir(&work)
-        .env("CIVITAS_DATABASE_URL", &db.url)
-        .env("CIVITAS_LISTEN", format!("127.0.0.1:{port}"))
-        .args(["serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let pid = server.id().to_string();
-    if !ready {
-        let _ = server.kill();
-        panic!("civitas serve did not become ready");
-    }
-    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(kill.success());
-    let status = server.wait().unwrap();
-    assert!(status.success(), "serve exited with {status} after SIGTERM");
+    // The environment variables work as well as the flags.
+    let server = ServerProcess::start(&work, &[("CIVITAS_DATABASE_URL", db.url.clone())]).await;
+    assert!(server.stop(), "serve did not exit cleanly after SIGTERM");
     std::fs::remove_dir_all(&work).unwrap();
     db.drop_db().await;
 }

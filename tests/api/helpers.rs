@@ -130,15 +130,48 @@ impl TestApp {
     pub async fn citizen_count(&self) -> i64 {
         self.store.count_citizens().await.unwrap()
     }
+
+    /// Row counts of the tables a refused request must leave alone.
+    pub async fn counts(&self) -> [i64; 5] {
+        use civitas::store::Table::*;
+        let mut out = [0; 5];
+        for (i, t) in [
+            Citizens,
+            Passkeys,
+            Sessions,
+            EnrollmentDuplicates,
+            CredentialIncidents,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out[i] = self.store.count_rows(t).await.unwrap();
+        }
+        out
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
 }
 
 /// Reads a JSON error body and checks its code.
 pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, case: &str) {
-    assert_eq!(response.status().as_u16(), status, "case {case}: status");
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("case {case}: error body is not JSON: {e}"));
+    let got = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    assert_eq!(got, status, "case {case}: status; body {text}");
+    let body: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("case {case}: error body is not JSON: {e}: {text}"));
     assert_eq!(body["error"], code, "case {case}: error code in {body}");
     assert!(
         body["error_description"]
@@ -146,6 +179,19 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, 
             .is_some_and(|d| !d.is_empty()),
         "case {case}: error_description missing in {body}"
     );
+}
+
+/// A client like a browser on our pages: keeps cookies, does not follow
+/// redirects, and sends our origin as `Origin`.
+pub fn browser_client(origin: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, origin.parse().unwrap());
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// Spawns a server on a fresh database, runs the test, stops the server and
@@ -167,11 +213,7 @@ where
     let handle = app.handle();
     let address = format!("http://localhost:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let client = browser_client(&address);
     let test_app = TestApp {
         address,
         store: store.clone(),
@@ -209,4 +251,66 @@ macro_rules! on_both_backends {
             )+
         }
     };
+}
+
+/// A `civitas serve` process of the real binary, stopped (SIGTERM) on drop.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ServerProcess {
+    /// Starts the binary in `dir` and waits until `/readyz` answers 200.
+    pub async fn start(dir: &std::path::Path, envs: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+            .current_dir(dir)
+            .env("CIVITAS_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self { child, port };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                && r.status() == 200
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("civitas serve did not become ready on port {port}");
+    }
+
+    /// Sends SIGTERM and waits; returns whether the process exited cleanly.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let ok = self.child.wait().is_ok_and(|s| s.success());
+        std::mem::forget(self);
+        ok
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,0 +1,177 @@
+//! `GET /api/v1/me` and the citizen's passkeys.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::enrollment::FinishCeremony;
+use crate::domain::{AssuranceLevel, CitizenStatus, NationalId};
+use crate::error::AppError;
+use crate::passkey;
+use crate::session;
+use crate::startup::AppState;
+use crate::store::PasskeyRow;
+
+#[derive(serde::Serialize)]
+struct Me {
+    national_id: NationalId,
+    national_id_masked: String,
+    given_name: String,
+    family_name: String,
+    #[serde(with = "crate::domain::citizen::iso_date")]
+    birth_date: time::Date,
+    region: String,
+    status: CitizenStatus,
+    assurance_level: AssuranceLevel,
+}
+
+pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let c = session::require(&state, &req).await?.citizen;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(Me {
+            national_id: c.national_id,
+            national_id_masked: c.national_id.masked(),
+            given_name: c.given_name.as_str().to_string(),
+            family_name: c.family_name.as_str().to_string(),
+            birth_date: c.birth_date,
+            region: c.region.as_str().to_string(),
+            status: c.status,
+            assurance_level: c.assurance_level,
+        }))
+}
+
+/// A passkey as the citizen sees it.
+#[derive(serde::Serialize)]
+pub struct PasskeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub credential_id: String,
+    pub backup_eligible: bool,
+    pub backup_state: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl From<&PasskeyRow> for PasskeyView {
+    fn from(p: &PasskeyRow) -> Self {
+        let at =
+            |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Self {
+            id: p.id,
+            name: p.name.clone(),
+            credential_id: passkey::credential_id_text(&p.credential_id),
+            backup_eligible: p.backup_eligible,
+            backup_state: p.backup_state,
+            created_at: at(p.created_at),
+            last_used_at: p.last_used_at.map(at),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct PasskeyList {
+    passkeys: Vec<PasskeyView>,
+}
+
+pub async fn list_passkeys(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let passkeys = state.store.list_passkeys(who.citizen.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(PasskeyList {
+            passkeys: passkeys.iter().map(PasskeyView::from).collect(),
+        }))
+}
+
+pub async fn start_add_passkey(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let started = passkey::start_add_passkey(&state, &who).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(started))
+}
+
+pub async fn finish_add_passkey(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<FinishCeremony>,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let body = body.into_inner();
+    let row = passkey::finish_add_passkey(
+        &state,
+        &who,
+        &body.ceremony_id,
+        body.credential,
+        body.name.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(PasskeyView::from(&row)))
+}
+
+#[derive(serde::Deserialize)]
+pub struct Rename {
+    name: String,
+}
+
+fn passkey_not_found() -> AppError {
+    AppError::not_found("You have no passkey with this id.")
+}
+
+fn parse_id(id: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id).map_err(|_| passkey_not_found())
+}
+
+pub async fn rename_passkey(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<Rename>,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let id = parse_id(&id)?;
+    let name = passkey::parse_passkey_name(&body.name)?;
+    if !state
+        .store
+        .rename_passkey(who.citizen.id, id, &name)
+        .await?
+    {
+        return Err(passkey_not_found());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn delete_passkey(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let id = parse_id(&id)?;
+    if state
+        .store
+        .delete_passkey_unless_last(who.citizen.id, id)
+        .await?
+    {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let mine = state.store.list_passkeys(who.citizen.id).await?;
+    if mine.iter().any(|p| p.id == id) {
+        Err(AppError::conflict(
+            "last_passkey",
+            "This is your only passkey. Add another passkey before removing this one, \
+             or you could not sign in any more.",
+        ))
+    } else {
+        Err(passkey_not_found())
+    }
+}
