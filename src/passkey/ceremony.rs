@@ -1,0 +1,100 @@
+//! Ceremony state in the database: stored under a hashed id for five
+//! minutes and taken (deleted) before verification.
+
+use serde_json::Value;
+use time::Duration;
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::session;
+use crate::startup::AppState;
+use crate::store::{CeremonyRow, Taken};
+
+/// How long a ceremony may take.
+pub const CEREMONY_TTL: Duration = Duration::minutes(5);
+
+/// A started ceremony: its id and the WebAuthn options for the browser.
+#[derive(Debug, serde::Serialize)]
+pub struct Started {
+    pub ceremony_id: String,
+    #[serde(rename = "publicKey")]
+    pub public_key: Value,
+}
+
+/// The flows a ceremony can belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Enrollment,
+    Login,
+    AddPasskey,
+}
+
+impl Kind {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Enrollment => "enrollment",
+            Self::Login => "login",
+            Self::AddPasskey => "add_passkey",
+        }
+    }
+}
+
+/// Stores ceremony state and returns its id with the browser options.
+pub(super) async fn begin(
+    state: &AppState,
+    kind: Kind,
+    options: Value,
+    ceremony_state: String,
+    payload: String,
+    citizen_id: Option<Uuid>,
+) -> Result<Started, AppError> {
+    let (ceremony_id, id_hash) = session::new_secret();
+    let now = state.clock.unix();
+    let row = CeremonyRow {
+        kind: kind.as_str().to_string(),
+        state: ceremony_state,
+        payload,
+        citizen_id,
+        expires_at: now + CEREMONY_TTL.whole_seconds(),
+    };
+    state.store.insert_ceremony(&id_hash, &row, now).await?;
+    Ok(Started {
+        ceremony_id,
+        public_key: options,
+    })
+}
+
+/// Takes the ceremony out of the store: unknown, other-flow and expired
+/// ceremonies are refused.
+pub(super) async fn take(
+    state: &AppState,
+    ceremony_id: &str,
+    kind: Kind,
+) -> Result<CeremonyRow, AppError> {
+    let row = match state
+        .store
+        .take_ceremony(&session::hash_secret(ceremony_id), kind.as_str())
+        .await?
+    {
+        Taken::Found(row) => row,
+        Taken::OtherKind => {
+            return Err(AppError::bad_request(
+                "wrong_ceremony",
+                "This ceremony belongs to another step. Start again from the beginning.",
+            ));
+        }
+        Taken::Missing => {
+            return Err(AppError::bad_request(
+                "unknown_ceremony",
+                "This request is unknown or was already used. Start again from the beginning.",
+            ));
+        }
+    };
+    if state.clock.unix() >= row.expires_at {
+        return Err(AppError::bad_request(
+            "ceremony_expired",
+            "This took longer than five minutes. Start again from the beginning.",
+        ));
+    }
+    Ok(row)
+}

@@ -1,0 +1,110 @@
+//! Usernameless sign-in with a discoverable passkey.
+
+use serde_json::Value;
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, DiscoverableKey, Passkey, PublicKeyCredential,
+};
+
+use super::ceremony::{Kind, Started, begin, take};
+use super::*;
+use crate::domain::{Citizen, CitizenId};
+use crate::error::AppError;
+use crate::session;
+use crate::startup::AppState;
+
+/// Starts a usernameless sign-in (empty allowCredentials).
+pub async fn start_login(state: &AppState) -> Result<Started, AppError> {
+    let (rcr, authentication) = state
+        .webauthn
+        .start_discoverable_authentication()
+        .map_err(AppError::internal)?;
+    let options = serde_json::to_value(rcr.public_key).map_err(AppError::internal)?;
+    begin(
+        state,
+        Kind::Login,
+        options,
+        json(&authentication)?,
+        String::new(),
+        None,
+    )
+    .await
+}
+
+/// The signature counter inside an assertion's authenticator data.
+fn presented_counter(credential: &PublicKeyCredential) -> i64 {
+    let data: &[u8] = credential.response.authenticator_data.as_ref();
+    data.get(33..37)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(|b| i64::from(u32::from_be_bytes(b)))
+        .unwrap_or(-1)
+}
+
+/// Finishes sign-in: identifies the passkey, checks the citizen may sign
+/// in, verifies the assertion, and opens a session.
+pub async fn finish_login(
+    state: &AppState,
+    ceremony_id: &str,
+    credential: Value,
+) -> Result<(Citizen, String), AppError> {
+    let credential = parse_assertion(credential)?;
+    let row = take(state, ceremony_id, Kind::Login).await?;
+    let authentication: DiscoverableAuthentication = parse_json(&row.state)?;
+    let (user_handle, credential_id) = state
+        .webauthn
+        .identify_discoverable_authentication(&credential)
+        .map_err(webauthn_error)?;
+    let unknown = || {
+        AppError::bad_request(
+            "unknown_credential",
+            "This passkey is not registered with Civitas. Enroll first, or use another passkey.",
+        )
+    };
+    let mut stored = state
+        .store
+        .find_passkey_by_credential(credential_id)
+        .await?
+        .ok_or_else(unknown)?;
+    if stored.citizen_id != user_handle {
+        return Err(unknown());
+    }
+    let mut passkey: Passkey = parse_json(&stored.passkey)?;
+    let result = match state.webauthn.finish_discoverable_authentication(
+        &credential,
+        authentication,
+        &[DiscoverableKey::from(&passkey)],
+    ) {
+        Ok(result) => result,
+        Err(webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise) => {
+            state
+                .store
+                .insert_credential_incident(
+                    &stored,
+                    presented_counter(&credential),
+                    state.clock.unix(),
+                )
+                .await?;
+            return Err(AppError::forbidden(
+                "possible_cloned_authenticator",
+                "This passkey reported an unexpected signature counter, which can mean it was \
+                 copied. It has been flagged for review; sign in with another passkey or visit \
+                 a registrar office.",
+            ));
+        }
+        Err(e) => return Err(webauthn_error(e)),
+    };
+    let citizen = state
+        .store
+        .find_citizen(CitizenId(stored.citizen_id))
+        .await?
+        .ok_or_else(unknown)?;
+    refuse_inactive(&citizen)?;
+    passkey.update_credential(&result);
+    stored.passkey = json(&passkey)?;
+    stored.sign_count = i64::from(result.counter());
+    stored.backup_state = result.backup_state();
+    stored.last_used_at = Some(state.clock.unix());
+    let (session_row, token) =
+        session::new_session(state, stored.citizen_id, stored.id, result.user_verified());
+    state.store.record_sign_in(&stored, &session_row).await?;
+    Ok((citizen, token))
+}
