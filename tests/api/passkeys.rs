@@ -68,8 +68,22 @@ async fn passkeys_can_be_added_renamed_and_removed(app: TestApp) {
     let list: Value = app.get("/api/v1/me/passkeys").await.json().await.unwrap();
     let passkeys = list["passkeys"].as_array().unwrap();
     assert_eq!(passkeys.len(), 2);
-    let first = passkeys[0]["id"].as_str().unwrap().to_string();
-    let second = passkeys[1]["id"].as_str().unwrap().to_string();
+    // Tell them apart by credential id: both were made within the same
+    // second of the test clock, so the list order does not say which is which.
+    let phone_id = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        &auth.credentials()[0].id,
+    );
+    let id_of = |phone: bool| {
+        passkeys
+            .iter()
+            .find(|p| (p["credential_id"] == phone_id.as_str()) == phone)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (first, second) = (id_of(true), id_of(false));
 
     let renamed = app
         .send_json(
