@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://civitas-data/civitas.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ISSUER: &str = "http://localhost:8080";
+pub const DEFAULT_MASTER_KEY_FILE: &str = "civitas-data/master.key";
 
 /// Where the database is; shared by every subcommand that touches data.
 #[derive(clap::Args, Debug, Clone, Default, Deserialize)]
@@ -55,6 +56,20 @@ pub struct ServeArgs {
     /// Hours a sign-in lasts at most, however active. [default: 12]
     #[arg(long, env = "CIVITAS_SESSION_MAX_HOURS")]
     pub session_max_hours: Option<u32>,
+
+    /// Master key (32 bytes, base64url) that seals the signing keys. Without
+    /// it, a key file is used (created with mode 0600 if missing).
+    #[arg(long, env = "CIVITAS_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
+    /// Master key file used when no master key is given.
+    /// [default: civitas-data/master.key]
+    #[arg(long, env = "CIVITAS_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Country named in the `address` claim. [default: Civitas]
+    #[arg(long, env = "CIVITAS_COUNTRY")]
+    pub country: Option<String>,
 
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "CIVITAS_LOG_FORMAT")]
@@ -112,6 +127,15 @@ impl ServeArgs {
             issuer: Issuer::parse(&issuer)?,
             regions_file: self.regions.or(file.regions),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            master_key: self.master_key.or(file.master_key),
+            master_key_file: self
+                .master_key_file
+                .or(file.master_key_file)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_MASTER_KEY_FILE)),
+            country: self
+                .country
+                .or(file.country)
+                .unwrap_or_else(|| "Civitas".to_string()),
             session_idle: time::Duration::minutes(i64::from(
                 self.session_idle_minutes
                     .or(file.session_idle_minutes)
@@ -149,6 +173,12 @@ pub struct Settings {
     pub issuer: Issuer,
     pub regions_file: Option<PathBuf>,
     pub log_format: LogFormat,
+    /// Master key (base64url), when given directly.
+    pub master_key: Option<String>,
+    /// Master key file, used without `master_key`.
+    pub master_key_file: PathBuf,
+    /// Country in the `address` claim.
+    pub country: String,
     /// Idle timeout of a browser session.
     pub session_idle: time::Duration,
     /// Absolute lifetime of a browser session.
@@ -167,6 +197,9 @@ impl Settings {
             issuer: Issuer::parse(&format!("http://localhost:{port}"))?,
             regions_file: None,
             log_format: LogFormat::Text,
+            master_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string()),
+            master_key_file: PathBuf::from(DEFAULT_MASTER_KEY_FILE),
+            country: "Civitas".to_string(),
             session_idle: time::Duration::minutes(30),
             session_max_age: time::Duration::hours(12),
         })

@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod oidc;
 pub mod passkey;
 pub mod registry;
 pub mod session;

@@ -9,6 +9,9 @@ use anyhow::Context;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::oidc::Provider;
+use crate::oidc::keyring;
+use crate::oidc::keys::MasterKey;
 use crate::store::Store;
 use crate::telemetry::{Metrics, observe_request};
 use crate::{http, registry};
@@ -21,6 +24,8 @@ pub struct AppState {
     pub settings: Settings,
     /// The WebAuthn relying party (configuration only; ceremonies are stored).
     pub webauthn: webauthn_rs::Webauthn,
+    /// The OpenID Provider's secrets and key caches.
+    pub provider: Provider,
 }
 
 /// A bound, not yet running server.
@@ -53,6 +58,10 @@ impl Application {
             .await
             .context("cannot apply database migrations")?;
         registry::load_regions(&store, settings.regions_file.as_deref()).await?;
+        let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)
+            .context("cannot load the master key")?;
+        keyring::ensure_keys(&store, &master, clock.unix()).await?;
+        let provider = Provider::new(master, settings.country.clone());
         let port = listener.local_addr()?.port();
         tracing::info!(
             listen = %listener.local_addr()?,
@@ -67,6 +76,7 @@ impl Application {
             clock,
             settings,
             webauthn,
+            provider,
         });
         let metrics = web::Data::new(Metrics::new().context("cannot create metrics")?);
         let mut server = HttpServer::new(move || {

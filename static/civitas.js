@@ -207,6 +207,15 @@ function setupAccount() {
     });
   }
 
+  for (const item of document.querySelectorAll("li[data-client-id]")) {
+    item.querySelector("button.withdraw-app").addEventListener("click", async () => {
+      try {
+        await api("DELETE", `/api/v1/me/apps/${encodeURIComponent(item.dataset.clientId)}`);
+        window.location.reload();
+      } catch (err) { say(explain(err)); }
+    });
+  }
+
   document.getElementById("sign-out").addEventListener("click", async () => {
     try {
       await api("POST", "/api/v1/logout");

@@ -1,6 +1,7 @@
 //! Pure types and rules of the registry: no HTTP, no SQL.
 
 pub mod citizen;
+pub mod client;
 pub mod national_id;
 pub mod region;
 

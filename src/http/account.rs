@@ -175,3 +175,77 @@ pub async fn delete_passkey(
         Err(passkey_not_found())
     }
 }
+
+#[derive(serde::Serialize)]
+struct AppView {
+    client_id: String,
+    name: String,
+    scope: String,
+    #[serde(with = "time::serde::rfc3339")]
+    granted_at: OffsetDateTime,
+}
+
+#[derive(serde::Serialize)]
+struct SignInView {
+    client_id: String,
+    name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    claims: serde_json::Value,
+}
+
+#[derive(serde::Serialize)]
+struct Apps {
+    apps: Vec<AppView>,
+    sign_ins: Vec<SignInView>,
+}
+
+fn at(t: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Connected apps and recent sign-ins to apps.
+pub async fn list_apps(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let apps = state.store.connected_apps(who.citizen.id.0).await?;
+    let sign_ins = state.store.recent_sign_ins(who.citizen.id.0, 20).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(Apps {
+            apps: apps
+                .into_iter()
+                .map(|a| AppView {
+                    client_id: a.client_id,
+                    name: a.client_name,
+                    scope: a.scope,
+                    granted_at: at(a.granted_at),
+                })
+                .collect(),
+            sign_ins: sign_ins
+                .into_iter()
+                .map(|s| SignInView {
+                    client_id: s.client_id,
+                    name: s.client_name,
+                    at: at(s.at),
+                    claims: serde_json::from_str(&s.claims).unwrap_or_default(),
+                })
+                .collect(),
+        }))
+}
+
+/// Withdraws consent: the app's grants are revoked at once.
+pub async fn withdraw_app(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    client_id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    state
+        .store
+        .revoke_grants_of(who.citizen.id.0, &client_id, state.clock.unix())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

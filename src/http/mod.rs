@@ -1,9 +1,11 @@
 //! HTTP: routes, extractor limits, and the answers to requests we do not serve.
 
 mod account;
+mod authorize;
 mod enrollment;
 mod login;
 mod national_ids;
+mod oidc;
 mod ops;
 pub mod origin;
 mod pages;
@@ -67,6 +69,31 @@ pub fn api_routes() -> ApiRoutes {
             "/api/v1/me/passkeys/{id}",
             account::delete_passkey,
         )
+        .add(Method::GET, "/api/v1/me/apps", account::list_apps)
+        .add(
+            Method::DELETE,
+            "/api/v1/me/apps/{client_id}",
+            account::withdraw_app,
+        )
+        .add(
+            Method::GET,
+            "/.well-known/openid-configuration",
+            oidc::discovery,
+        )
+        .add(
+            Method::OPTIONS,
+            "/.well-known/openid-configuration",
+            oidc::preflight,
+        )
+        .add(Method::GET, "/jwks.json", oidc::jwks)
+        .add(Method::OPTIONS, "/jwks.json", oidc::preflight)
+        .add(Method::POST, "/token", oidc::token)
+        .add(Method::OPTIONS, "/token", oidc::preflight)
+        .add(Method::GET, "/userinfo", oidc::userinfo)
+        .add(Method::POST, "/userinfo", oidc::userinfo)
+        .add(Method::OPTIONS, "/userinfo", oidc::preflight)
+        .add(Method::POST, "/revoke", oidc::revoke)
+        .add(Method::POST, "/introspect", oidc::introspect)
 }
 
 /// Registers every route, extractor limits and the fallback handler.
@@ -77,11 +104,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .error_handler(|e, _| json_error(e).into()),
     )
     .app_data(web::PayloadConfig::new(BODY_LIMIT))
-    .app_data(web::FormConfig::default().limit(BODY_LIMIT))
+    .app_data(
+        web::FormConfig::default()
+            .limit(BODY_LIMIT)
+            .error_handler(|e, _| {
+                AppError::bad_request(
+                    "invalid_request",
+                    format!("The form body is not as expected: {e}."),
+                )
+                .into()
+            }),
+    )
     .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
     .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()));
     api_routes().register(cfg);
     pages::configure(cfg);
+    authorize::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

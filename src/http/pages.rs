@@ -122,6 +122,33 @@ struct Account {
     birth_date: String,
     region: String,
     passkeys: Vec<PasskeyItem>,
+    apps: Vec<AppItem>,
+    sign_ins: Vec<SignInItem>,
+}
+
+struct AppItem {
+    client_id: String,
+    name: String,
+    shared: String,
+}
+
+struct SignInItem {
+    name: String,
+    at: String,
+    shared: String,
+}
+
+/// The plain-words list of what a scope string released.
+fn shared_text(scopes: impl Iterator<Item = String>) -> String {
+    let words: Vec<&str> = scopes
+        .filter(|s| s != "openid")
+        .filter_map(|s| crate::oidc::claims::describe(&s))
+        .collect();
+    if words.is_empty() {
+        "That you signed in".to_string()
+    } else {
+        words.join("; ")
+    }
 }
 
 /// Sends a browser without a session to sign in, then back to `path`.
@@ -149,7 +176,29 @@ async fn account(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
         .find(|r| r.code == c.region)
         .map(|r| r.name)
         .unwrap_or_else(|| c.region.to_string());
+    let apps = state.store.connected_apps(c.id.0).await?;
+    let sign_ins = state.store.recent_sign_ins(c.id.0, 10).await?;
     let mut response = render(&Account {
+        apps: apps
+            .into_iter()
+            .map(|a| AppItem {
+                shared: shared_text(a.scope.split(' ').map(str::to_string)),
+                client_id: a.client_id,
+                name: a.client_name,
+            })
+            .collect(),
+        sign_ins: sign_ins
+            .into_iter()
+            .map(|s| SignInItem {
+                shared: shared_text(
+                    serde_json::from_str::<Vec<String>>(&s.claims)
+                        .unwrap_or_default()
+                        .into_iter(),
+                ),
+                name: s.client_name,
+                at: format_time(s.at),
+            })
+            .collect(),
         given_name: c.given_name.as_str().to_string(),
         family_name: c.family_name.as_str().to_string(),
         masked_id: c.national_id.masked(),

@@ -4,6 +4,9 @@
 
 mod ceremonies;
 mod citizens;
+mod clients;
+mod keys;
+mod oauth;
 mod passkeys;
 pub mod postgres;
 mod regions;
@@ -14,6 +17,8 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use ceremonies::{CeremonyRow, Taken};
 pub use citizens::{CitizenRow, MAX_ID_ATTEMPTS};
+pub use keys::KeyRow;
+pub use oauth::{AuthRequestRow, CodeRow, ConnectedApp, GrantRow, RefreshRow, SignInRow};
 pub use passkeys::{DuplicateAttempt, Enrolled, PasskeyRow, Table};
 pub use sessions::{SessionRow, SignedIn};
 

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::helpers::TestApp;
 
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+const METHODS: [&str; 6] = ["get", "post", "put", "patch", "delete", "options"];
 
 fn documented() -> BTreeSet<(String, String)> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"))

@@ -1,0 +1,192 @@
+//! Protocol endpoints: discovery, JWKS, token, UserInfo, revocation,
+//! introspection. CORS is answered here for the origins of registered
+//! redirect URIs only.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use crate::domain::client::{RESTRICTED_SCOPES, STANDARD_SCOPES};
+use crate::error::AppError;
+use crate::oidc::{ACR_LEVEL_1, ACR_LEVEL_2, OAuthError, grant, keyring};
+use crate::startup::AppState;
+
+/// `Access-Control-Allow-Origin` for a request from a registered app's origin.
+async fn cors(state: &AppState, req: &HttpRequest, mut response: HttpResponse) -> HttpResponse {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return response;
+    };
+    let allowed = match state.store.list_clients().await {
+        Ok(clients) => clients
+            .iter()
+            .filter(|c| !c.disabled)
+            .flat_map(|c| c.redirect_uris.iter())
+            .any(|u| url::Url::parse(u).is_ok_and(|u| u.origin().ascii_serialization() == origin)),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read clients for CORS");
+            false
+        }
+    };
+    if allowed && let Ok(value) = header::HeaderValue::from_str(origin) {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("Authorization, Content-Type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+    }
+    response
+}
+
+fn oauth_response(result: Result<serde_json::Value, OAuthError>) -> HttpResponse {
+    match result {
+        Ok(body) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Pragma", "no-cache"))
+            .json(body),
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    }
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn discovery(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let issuer = state.settings.issuer.as_str();
+    let mut scopes: Vec<&str> = STANDARD_SCOPES.to_vec();
+    scopes.extend(RESTRICTED_SCOPES);
+    let body = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "end_session_endpoint": format!("{issuer}/end_session"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash", "name", "given_name", "family_name", "birthdate", "address", "age_over_18", "age_over_21", "national_id"],
+        "acr_values_supported": [ACR_LEVEL_1, ACR_LEVEL_2],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
+        "authorization_response_iss_parameter_supported": true,
+        "ui_locales_supported": ["en"],
+    });
+    let response = HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .json(body);
+    cors(&state, &req, response).await
+}
+
+/// `GET /jwks.json`: every published public key.
+pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let body = keyring::jwks(&state.store, state.clock.unix())
+        .await
+        .map_err(AppError::internal)?;
+    let response = HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .json(body);
+    Ok(cors(&state, &req, response).await)
+}
+
+fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// `POST /token`.
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let response = oauth_response(grant::token(&state, authorization(&req), &form).await);
+    cors(&state, &req, response).await
+}
+
+fn bearer(req: &HttpRequest, form: Option<&HashMap<String, String>>) -> Option<String> {
+    authorization(req)
+        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
+        .or_else(|| form.and_then(|f| f.get("access_token").cloned()))
+}
+
+/// `GET|POST /userinfo`.
+pub async fn userinfo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: Option<web::Form<HashMap<String, String>>>,
+) -> HttpResponse {
+    let token = bearer(&req, form.as_deref());
+    let response = oauth_response(grant::userinfo(&state, token.as_deref()).await);
+    cors(&state, &req, response).await
+}
+
+/// CORS preflight for token and UserInfo.
+pub async fn preflight(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    cors(&state, &req, HttpResponse::NoContent().finish()).await
+}
+
+/// `POST /revoke` (RFC 7009).
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let result = async {
+        let client = grant::authenticate_client(&state, authorization(&req), &form).await?;
+        let token = form
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
+        grant::revoke(&state, &client, token).await?;
+        Ok(json!({}))
+    }
+    .await;
+    oauth_response(result)
+}
+
+/// `POST /introspect` (RFC 7662).
+pub async fn introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
+    let result = async {
+        let client = grant::authenticate_client(&state, authorization(&req), &form).await?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client(
+                "Introspection needs a confidential client.",
+            ));
+        }
+        let token = form
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
+        grant::introspect(&state, &client, token).await
+    }
+    .await;
+    oauth_response(result)
+}

@@ -1,0 +1,131 @@
+//! ID tokens (OIDC Core §2), JWT access tokens (RFC 9068) and their checks.
+
+use jsonwebtoken::{Validation, decode, decode_header};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Provider;
+use super::keys::{Alg, half_hash};
+use crate::startup::AppState;
+
+/// Access tokens and ID tokens live ten minutes.
+pub const ACCESS_TOKEN_TTL: i64 = 600;
+pub const ID_TOKEN_TTL: i64 = 600;
+/// Refresh tokens (with `offline_access`) live thirty days, rotated on use.
+pub const REFRESH_TOKEN_TTL: i64 = 30 * 24 * 3600;
+
+/// Access tokens are signed with ES256: cheap to sign and verify.
+pub const ACCESS_TOKEN_ALG: Alg = Alg::ES256;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub acr: String,
+    /// The grant this token belongs to (revocation, consent withdrawal).
+    pub gid: Uuid,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub azp: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub sid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+}
+
+impl Provider {
+    /// Signs an access token.
+    pub async fn sign_access(
+        &self,
+        state: &AppState,
+        claims: &AccessClaims,
+    ) -> anyhow::Result<String> {
+        let key = self
+            .keys
+            .signer(&state.store, &self.master, ACCESS_TOKEN_ALG)
+            .await?;
+        key.sign("at+jwt", claims)
+    }
+
+    /// Signs an ID token with `alg`, adding `at_hash` for `access_token`.
+    pub async fn sign_id(
+        &self,
+        state: &AppState,
+        alg: Alg,
+        mut claims: IdClaims,
+        access_token: &str,
+    ) -> anyhow::Result<String> {
+        claims.at_hash = Some(half_hash(alg, access_token));
+        let key = self.keys.signer(&state.store, &self.master, alg).await?;
+        key.sign("JWT", &claims)
+    }
+
+    /// Verifies a token we signed: known kid, matching algorithm, our issuer.
+    /// `check_exp` is false for `id_token_hint`, which may have expired.
+    async fn verify<T: for<'de> Deserialize<'de>>(
+        &self,
+        state: &AppState,
+        token: &str,
+        typ: Option<&str>,
+        check_exp: bool,
+    ) -> Option<T> {
+        let header = decode_header(token).ok()?;
+        if let Some(typ) = typ
+            && header.typ.as_deref().map(str::to_ascii_lowercase) != Some(typ.to_string())
+        {
+            return None;
+        }
+        let kid = header.kid?;
+        let now = state.clock.unix();
+        let key = self.keys.verifier(&state.store, &kid, now).await.ok()??;
+        let (alg, decoding) = &*key;
+        if header.alg != alg.jwt() {
+            return None;
+        }
+        let mut validation = Validation::new(alg.jwt());
+        validation.set_issuer(&[state.settings.issuer.as_str()]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let data = decode::<serde_json::Value>(token, decoding, &validation).ok()?;
+        // Expiry against the application clock, not the system clock.
+        if check_exp
+            && data
+                .claims
+                .get("exp")
+                .and_then(serde_json::Value::as_i64)
+                .is_none_or(|exp| exp <= now)
+        {
+            return None;
+        }
+        serde_json::from_value(data.claims).ok()
+    }
+
+    /// A valid, unexpired access token's claims.
+    pub async fn verify_access(&self, state: &AppState, token: &str) -> Option<AccessClaims> {
+        self.verify(state, token, Some("at+jwt"), true).await
+    }
+
+    /// An ID token we issued (expired or not), for `id_token_hint`.
+    pub async fn verify_id_hint(&self, state: &AppState, token: &str) -> Option<IdClaims> {
+        self.verify(state, token, Some("jwt"), false).await
+    }
+}
