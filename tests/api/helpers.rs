@@ -103,6 +103,8 @@ pub struct TestApp {
     pub store: Store,
     pub clock: Clock,
     pub client: reqwest::Client,
+    /// The database URL, for running the `civitas` binary against it.
+    pub db_url: String,
 }
 
 impl TestApp {
@@ -219,6 +221,7 @@ where
         store: store.clone(),
         clock,
         client,
+        db_url: db.url.clone(),
     };
     let outcome = tokio::spawn(test(test_app)).await;
     handle.stop(false).await;

@@ -4,6 +4,7 @@ mod authenticator;
 mod helpers;
 mod passkey_flows;
 
+mod admin_cli;
 mod cli;
 mod errors;
 mod instances;
