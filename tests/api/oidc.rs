@@ -309,7 +309,98 @@ async fn discovery_jwks_and_cors(app: TestApp) {
     );
 }
 
+async fn post_forms_secret_post_and_suspension(app: TestApp) {
+    let _auth = signed_in_citizen(&app, "Chioma").await;
+    let rp = register(&app, RpOptions::default()).await;
+    let (verifier, challenge) = pkce();
+    // Consent once, then authorize by POST: the answer is a 303.
+    code(&app, &rp, &challenge, &[]).await;
+    let form = [
+        ("client_id", rp.client_id.as_str()),
+        ("redirect_uri", rp.redirect_uri.as_str()),
+        ("response_type", "code"),
+        ("scope", "openid profile"),
+        ("state", "p0st"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let response = app
+        .client
+        .post(app.url("/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let code = query(&location(&response), "code").unwrap();
+
+    // client_secret_post instead of Basic.
+    let secret = rp.secret.clone().unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", rp.redirect_uri.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("client_id", rp.client_id.as_str()),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+
+    // UserInfo by POST with the token in the form.
+    let info = reqwest::Client::new()
+        .post(app.url("/userinfo"))
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200);
+
+    // A suspended citizen's tokens are inactive at once.
+    let me: Value = app.get("/api/v1/me").await.json().await.unwrap();
+    let nid = civitas::domain::NationalId::parse(me["national_id"].as_str().unwrap()).unwrap();
+    let citizen = app
+        .store
+        .find_citizen_by_national_id(&nid)
+        .await
+        .unwrap()
+        .unwrap();
+    app.store
+        .set_citizen_status(
+            citizen.id,
+            civitas::domain::CitizenStatus::Suspended,
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let introspection: Value = reqwest::Client::new()
+        .post(app.url("/introspect"))
+        .basic_auth(&rp.client_id, Some(&secret))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspection["active"], false);
+    let info = reqwest::Client::new()
+        .get(app.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 401);
+}
+
 crate::on_both_backends!(
+    post_forms_secret_post_and_suspension,
     code_flow_for_every_signing_algorithm,
     public_subjects_and_the_national_id_scope,
     max_age_and_prompt_login_force_a_new_sign_in,
