@@ -18,12 +18,12 @@ pub const DEFAULT_MASTER_KEY_FILE: &str = "civitas-data/master.key";
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://PATH` (embedded) or `postgres://USER@HOST/DB`.
     /// [default: sqlite://civitas-data/civitas.db]
-    #[arg(long, env = "CIVITAS_DATABASE_URL")]
+    #[arg(long, env = "CIVITAS_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
     /// Largest number of pooled database connections. [default: 16 for
     /// PostgreSQL, 8 for SQLite]
-    #[arg(long, env = "CIVITAS_DATABASE_MAX_CONNECTIONS")]
+    #[arg(long, env = "CIVITAS_DATABASE_MAX_CONNECTIONS", global = true)]
     pub database_max_connections: Option<u32>,
 }
 

@@ -120,7 +120,7 @@ function setupEnroll() {
     };
     try {
       await createPasskey("/api/v1/enrollment/start", body, "/api/v1/enrollment/finish", {});
-      window.location.assign("/account");
+      window.location.assign(safeReturnTo(document.body.dataset.returnTo));
     } catch (err) {
       say(explain(err));
       button.disabled = false;

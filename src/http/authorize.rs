@@ -146,10 +146,24 @@ async fn end_session(
     let target = params
         .get("post_logout_redirect_uri")
         .filter(|u| !u.is_empty());
+    let who = session::current(state, req).await?;
+    // RP-Initiated Logout 1.0 §2: the hint must name this browser's session
+    // (or there is none to end), and a client_id must be the hint's audience.
+    let same_session = match (&who, &hint) {
+        (Some(w), Some(claims)) => claims.sid == w.session.id.to_string(),
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    let client_matches = params
+        .get("client_id")
+        .filter(|c| !c.is_empty())
+        .is_none_or(|c| hint.as_ref().is_some_and(|h| &h.aud == c));
     if let (Some(client), Some(target)) = (&client, target)
         && client.post_logout_redirect_uris.iter().any(|u| u == target)
+        && same_session
+        && client_matches
     {
-        if let Some(who) = session::current(state, req).await? {
+        if let Some(who) = who {
             state.store.delete_session(who.session.id).await?;
         }
         let mut url = url::Url::parse(target).map_err(AppError::internal)?;

@@ -57,9 +57,13 @@ struct RegionOption {
 struct Enroll {
     regions: Vec<RegionOption>,
     today: String,
+    return_to: String,
 }
 
-async fn enroll(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+async fn enroll(
+    state: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
     let regions = state.store.list_regions().await?;
     let name_of = |code: &crate::domain::RegionCode| {
         regions
@@ -82,6 +86,7 @@ async fn enroll(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     render(&Enroll {
         regions: options,
         today: format_date(state.clock.now().date()),
+        return_to: safe_return_to(query.return_to.as_deref()),
     })
 }
 

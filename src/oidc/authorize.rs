@@ -23,6 +23,16 @@ pub const CONSENT_TTL: i64 = 600;
 /// `max_age` instead of looping back to the sign-in page.
 pub const SIGNED_IN_AFTER: &str = "civitas_signed_in_after";
 
+/// The order in which the consent page lists what an app asks for.
+const CONSENT_ORDER: [&str; 6] = [
+    "openid",
+    "profile",
+    "age",
+    "address",
+    "national_id",
+    "offline_access",
+];
+
 /// What the endpoint answers.
 #[derive(Debug)]
 pub enum Outcome {
@@ -352,7 +362,11 @@ pub async fn authorize(
     Ok(Outcome::Consent(ConsentView {
         request_id,
         client_name: client.name.clone(),
-        items: scope.iter().filter_map(describe).collect(),
+        items: CONSENT_ORDER
+            .iter()
+            .filter(|s| scope.contains(s))
+            .filter_map(|s| describe(s))
+            .collect(),
     }))
 }
 

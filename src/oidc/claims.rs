@@ -81,7 +81,7 @@ pub fn describe(scope: &str) -> Option<&'static str> {
         ),
         "profile" => Some("Your name and date of birth"),
         "address" => Some("The region where you live"),
-        "age" => Some("Whether you are over 18 and over 21 (not your date of birth)"),
+        "age" => Some("Whether you are over 18 and whether you are over 21"),
         "national_id" => Some("Your national ID number"),
         "offline_access" => Some("Stay connected to your account when you are not using the app"),
         _ => None,

@@ -377,8 +377,13 @@ pub async fn revoke(state: &AppState, client: &Client, token: &str) -> Result<()
         };
     if let Some(id) = grant_id
         && let Some(grant) = state.store.find_grant(id).await?
-        && grant.client_id == client.id
     {
+        // RFC 7009 §2.1: a client may revoke only its own tokens.
+        if grant.client_id != client.id {
+            return Err(OAuthError::invalid_request(
+                "This token was issued to another client.",
+            ));
+        }
         state.store.revoke_grant(id, now).await?;
     }
     Ok(())

@@ -12,6 +12,7 @@ mod national_ids;
 mod oidc;
 mod oidc_errors;
 mod oidc_flows;
+mod oidc_rp;
 mod openapi;
 mod ops;
 mod passkey_errors;

@@ -240,6 +240,25 @@ async fn rp_initiated_logout(app: TestApp) {
         .await;
     assert_eq!(page.status(), 200);
     assert_eq!(app.get("/api/v1/me").await.status(), 200);
+    // A client_id that is not the hint's audience gets the confirmation
+    // page, not a sign-out.
+    for extra in [("client_id", "someone-else")] {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+            .append_pair("post_logout_redirect_uri", "https://app.example/bye")
+            .append_pair(extra.0, extra.1)
+            .finish();
+        assert_eq!(
+            app.get(&format!("/end_session?{q}")).await.status(),
+            200,
+            "{extra:?}"
+        );
+        assert_eq!(
+            app.get("/api/v1/me").await.status(),
+            200,
+            "{extra:?}: still signed in"
+        );
+    }
     let query_string = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
         .append_pair("post_logout_redirect_uri", "https://app.example/bye")
@@ -252,6 +271,13 @@ async fn rp_initiated_logout(app: TestApp) {
         "https://app.example/bye?state=bye1"
     );
     assert_eq!(app.get("/api/v1/me").await.status(), 401, "session ended");
+
+    // After a new sign-in, the old ID token names another session: ask.
+    let mut auth = crate::authenticator::SoftAuthenticator::new(&app.address);
+    crate::passkey_flows::enroll(&app, &mut auth, "Zara").await;
+    let response = app.get(&format!("/end_session?{query_string}")).await;
+    assert_eq!(response.status(), 200, "confirmation page");
+    assert_eq!(app.get("/api/v1/me").await.status(), 200, "still signed in");
 }
 
 async fn discovery_jwks_and_cors(app: TestApp) {

@@ -443,6 +443,29 @@ async fn revoked_tokens_fail_at_userinfo_and_introspection(app: TestApp) {
         }
     };
     assert_eq!(introspect(access.to_string()).await["active"], true);
+    let other = register(
+        &app,
+        RpOptions {
+            host: "other.example",
+            ..RpOptions::default()
+        },
+    )
+    .await;
+    let foreign = reqwest::Client::new()
+        .post(app.url("/revoke"))
+        .basic_auth(&other.client_id, other.secret.as_ref())
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    oauth_error(
+        foreign,
+        400,
+        "invalid_request",
+        "revoking another client's token",
+    )
+    .await;
+    assert_eq!(introspect(access.to_string()).await["active"], true);
     let revoked = reqwest::Client::new()
         .post(app.url("/revoke"))
         .basic_auth(&rp.client_id, Some(&secret))

@@ -13,6 +13,12 @@ import { chromium } from 'playwright-core';
 /** Base URL of the server under test. Must use the host `localhost` (the RP id). */
 export const BASE_URL = (process.env.CIVITAS_URL ?? 'http://localhost:8080').replace(/\/+$/, '');
 
+/**
+ * Base URL of the example relying party (examples/relying_party.rs), started
+ * by run.sh; null when CIVITAS_RP_URL is unset (its tests are then skipped).
+ */
+export const RP_URL = process.env.CIVITAS_RP_URL ? process.env.CIVITAS_RP_URL.replace(/\/+$/, '') : null;
+
 /** Screenshots and logs go here (gitignored). */
 export const OUTPUT_DIR = fileURLToPath(new URL('./output/', import.meta.url));
 

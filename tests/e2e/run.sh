@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Real-browser end-to-end tests of the passkey pages.
+# Real-browser end-to-end tests of the passkey pages and of "Sign in with
+# Civitas" from the example relying party.
 #
-# Builds `civitas`, starts it on a free port with a fresh SQLite database,
-# waits for /readyz, then runs tests/e2e/*.test.mjs (node:test) against
-# http://localhost:PORT with Debian's Chromium driven by playwright-core.
-# Screenshots and the server log go to tests/e2e/output/.
+# Builds `civitas` and `examples/relying_party.rs`, starts Civitas on a free
+# port with a fresh SQLite database and waits for /readyz, registers the
+# example app with `civitas client create`, starts it on a second free port
+# and waits for it, then runs tests/e2e/*.test.mjs (node:test) with
+# CIVITAS_URL=http://localhost:PORT and CIVITAS_RP_URL=http://localhost:RP_PORT,
+# using Debian's Chromium driven by playwright-core.
+# Screenshots and the logs (server.log, rp.log) go to tests/e2e/output/.
 #
 # Usage: tests/e2e/run.sh [extra node --test arguments, e.g. --test-name-pattern=...]
 # Environment:
 #   CARGO_TARGET_DIR  where cargo builds (default <repo>/target)
 #   CIVITAS_BIN       use this civitas binary instead of building one
+#   RP_BIN            use this relying_party example binary instead of building one
 #   CHROMIUM_PATH     browser executable (default /usr/bin/chromium)
 # Needs: node >= 20 with npm, chromium (apt-get install -y chromium), cargo.
 set -euo pipefail
@@ -37,34 +42,47 @@ if [[ ! -d "$here/node_modules/playwright-core" || ! -f "$stamp" || "$(cat "$sta
   echo "$want" >"$stamp"
 fi
 
-# --- the server binary -------------------------------------------------------
-if [[ -n "${CIVITAS_BIN:-}" ]]; then
-  bin="$CIVITAS_BIN"
-else
-  log "cargo build --bin civitas"
-  (cd "$repo" && cargo build --bin civitas)
-  target="${CARGO_TARGET_DIR:-$repo/target}"
-  [[ "$target" = /* ]] || target="$repo/$target" # cargo resolves it from $repo
-  bin="$target/debug/civitas"
+# --- the binaries: civitas and the example relying party -------------------
+target="${CARGO_TARGET_DIR:-$repo/target}"
+[[ "$target" = /* ]] || target="$repo/$target" # cargo resolves it from $repo
+build=()
+[[ -n "${CIVITAS_BIN:-}" ]] || build+=(--bin civitas)
+[[ -n "${RP_BIN:-}" ]] || build+=(--example relying_party)
+if ((${#build[@]})); then
+  log "cargo build ${build[*]}"
+  (cd "$repo" && cargo build "${build[@]}")
 fi
+bin="${CIVITAS_BIN:-$target/debug/civitas}"
+rp_bin="${RP_BIN:-$target/debug/examples/relying_party}"
 [[ -x "$bin" ]] || die "no civitas binary at $bin"
+[[ -x "$rp_bin" ]] || die "no relying_party binary at $rp_bin"
 
-# --- start it ----------------------------------------------------------------
-port="$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')"
+# --- start civitas ------------------------------------------------------------
+free_port() {
+  node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+port="$(free_port)"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/civitas-e2e.XXXXXX")"
 server_pid=""
+rp_pid=""
+
+# TERM, then KILL after 5 s, one process we started.
+stop() {
+  local pid="$1"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
 
 cleanup() {
   local status=$?
-  if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop "$rp_pid"
+  stop "$server_pid"
   rm -rf "$tmp"
   exit "$status"
 }
@@ -85,41 +103,80 @@ log "starting $bin on 127.0.0.1:$port (issuer $url), log in $out/server.log"
 ) >"$out/server.log" 2>&1 &
 server_pid=$!
 
-# HTTP status of GET /readyz, or 000.
+# HTTP status of GET <url> (redirects not followed), or 000.
 probe() {
   if command -v curl >/dev/null; then
-    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/readyz" || true
+    curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true
   else
-    node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) }).then((r) => console.log(r.status), () => console.log("000"))' \
-      "http://127.0.0.1:$port/readyz"
+    node -e 'fetch(process.argv[1], { redirect: "manual", signal: AbortSignal.timeout(2000) }).then((r) => console.log(r.status), () => console.log("000"))' \
+      "$1"
   fi
 }
 
-ready=""
-code=""
-deadline=$((SECONDS + 30))
-while ((SECONDS < deadline)); do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "e2e: civitas exited before it was ready; its log:" >&2
-    tail -n 50 "$out/server.log" >&2 || true
-    exit 1
-  fi
-  code="$(probe)"
-  if [[ "$code" == "200" ]]; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [[ -z "$ready" ]]; then
-  echo "e2e: civitas did not answer 200 on /readyz within 30 s (last status: ${code:-none}); its log:" >&2
-  tail -n 50 "$out/server.log" >&2 || true
+# wait_for NAME PID URL LOGFILE: until GET URL answers 200 (30 s), or die if
+# PID exits first.
+wait_for() {
+  local name="$1" pid="$2" probe_url="$3" logfile="$4" code="" deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "e2e: $name exited before it was ready; its log:" >&2
+      tail -n 50 "$logfile" >&2 || true
+      exit 1
+    fi
+    code="$(probe "$probe_url")"
+    [[ "$code" == "200" ]] && return 0
+    sleep 0.1
+  done
+  echo "e2e: $name did not answer 200 on $probe_url within 30 s (last status: ${code:-none}); its log:" >&2
+  tail -n 50 "$logfile" >&2 || true
   exit 1
-fi
+}
+
+wait_for civitas "$server_pid" "http://127.0.0.1:$port/readyz" "$out/server.log"
 log "ready at $url"
+
+# --- register the example app and start it --------------------------------------
+# (--database-url belongs to `client`, so it comes before `create`.)
+rp_port="$(free_port)"
+rp_url="http://localhost:$rp_port"
+log "civitas client create --name \"Example app\" --redirect-uri $rp_url/callback"
+client_json="$(
+  cd "$tmp" &&
+    NO_COLOR=1 "$bin" --config "$tmp/civitas.toml" client \
+      --database-url "sqlite://$tmp/civitas.db" \
+      create \
+      --name "Example app" \
+      --redirect-uri "$rp_url/callback" \
+      --post-logout-redirect-uri "$rp_url/"
+)" || die "civitas client create failed"
+# Its stdout is one JSON object: {"client_id": "...", "client_secret": "..."}.
+{ IFS= read -r client_id && IFS= read -r client_secret; } < <(
+  node -e '
+    const c = JSON.parse(process.argv[1]);
+    if (typeof c.client_id !== "string" || typeof c.client_secret !== "string") process.exit(1);
+    console.log(c.client_id);
+    console.log(c.client_secret);
+  ' "$client_json"
+) || die "cannot read client_id and client_secret from: $client_json"
+[[ -n "$client_id" && -n "$client_secret" ]] || die "empty client_id or client_secret in: $client_json"
+
+log "starting $rp_bin on 127.0.0.1:$rp_port (client $client_id), log in $out/rp.log"
+(
+  cd "$tmp"
+  NO_COLOR=1 exec "$rp_bin" \
+    --issuer "$url" \
+    --client-id "$client_id" \
+    --client-secret "$client_secret" \
+    --listen "127.0.0.1:$rp_port" \
+    --public-url "$rp_url" \
+    --scope profile --scope age
+) >"$out/rp.log" 2>&1 &
+rp_pid=$!
+wait_for relying_party "$rp_pid" "http://127.0.0.1:$rp_port/" "$out/rp.log"
+log "example app ready at $rp_url"
 
 # --- the tests -----------------------------------------------------------------
 status=0
-(cd "$repo" && CIVITAS_URL="$url" node --test "$@" tests/e2e/*.test.mjs) || status=$?
+(cd "$repo" && CIVITAS_URL="$url" CIVITAS_RP_URL="$rp_url" node --test "$@" tests/e2e/*.test.mjs) || status=$?
 log "node --test exited with $status; screenshots in $out"
 exit "$status"
