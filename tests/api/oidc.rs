@@ -416,12 +416,7 @@ async fn post_forms_secret_post_and_suspension(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(introspection["active"], false);
-    let info = reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
+    let info = userinfo(&app, access).await;
     assert_eq!(info.status(), 401);
 }
 

@@ -251,13 +251,8 @@ async fn code_reuse_revokes_what_it_issued(app: TestApp) {
     let tokens: Value = first.json().await.unwrap();
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let userinfo = reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(userinfo.status(), 200);
+    let info = userinfo(&app, access).await;
+    assert_eq!(info.status(), 200);
 
     oauth_error(
         exchange(&app, &rp, &code, &verifier).await,
@@ -266,19 +261,10 @@ async fn code_reuse_revokes_what_it_issued(app: TestApp) {
         "code reuse",
     )
     .await;
-    let userinfo = reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        userinfo.status(),
-        401,
-        "access token revoked after code reuse"
-    );
+    let info = userinfo(&app, access).await;
+    assert_eq!(info.status(), 401, "access token revoked after code reuse");
     assert!(
-        userinfo.headers()["www-authenticate"]
+        info.headers()["www-authenticate"]
             .to_str()
             .unwrap()
             .contains("invalid_token")
@@ -475,19 +461,9 @@ async fn revoked_tokens_fail_at_userinfo_and_introspection(app: TestApp) {
         .unwrap();
     assert_eq!(revoked.status(), 200);
     assert_eq!(introspect(access.to_string()).await["active"], false);
-    let userinfo = reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
-    oauth_error(userinfo, 401, "invalid_token", "revoked token at userinfo").await;
-    let garbage = reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth("not.a.token")
-        .send()
-        .await
-        .unwrap();
+    let info = userinfo(&app, access).await;
+    oauth_error(info, 401, "invalid_token", "revoked token at userinfo").await;
+    let garbage = userinfo(&app, "not.a.token").await;
     oauth_error(garbage, 401, "invalid_token", "garbage token").await;
 }
 

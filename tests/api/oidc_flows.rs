@@ -196,3 +196,13 @@ pub async fn oauth_error(response: reqwest::Response, status: u16, code: &str, c
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["error"], code, "case {case}: {text}");
 }
+
+/// `GET /userinfo` with a Bearer token.
+pub async fn userinfo(app: &TestApp, access_token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(app.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+}
