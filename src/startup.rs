@@ -26,6 +26,8 @@ pub struct AppState {
     pub webauthn: webauthn_rs::Webauthn,
     /// The OpenID Provider's secrets and key caches.
     pub provider: Provider,
+    /// The discovery document, serialised once.
+    pub discovery: web::Bytes,
 }
 
 /// A bound, not yet running server.
@@ -71,12 +73,16 @@ impl Application {
         );
         let webauthn = crate::passkey::relying_party(&settings.issuer)
             .context("cannot set up WebAuthn for this issuer")?;
+        let discovery = web::Bytes::from(serde_json::to_vec(&crate::oidc::discovery::document(
+            settings.issuer.as_str(),
+        ))?);
         let state = web::Data::new(AppState {
             store: store.clone(),
             clock,
             settings,
             webauthn,
             provider,
+            discovery,
         });
         let metrics = web::Data::new(Metrics::new().context("cannot create metrics")?);
         let mut server = HttpServer::new(move || {

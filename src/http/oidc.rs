@@ -8,9 +8,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use crate::domain::client::{RESTRICTED_SCOPES, STANDARD_SCOPES};
 use crate::error::AppError;
-use crate::oidc::{ACR_LEVEL_1, ACR_LEVEL_2, OAuthError, grant, keyring};
+use crate::oidc::{OAuthError, grant, keyring};
 use crate::startup::AppState;
 
 /// `Access-Control-Allow-Origin` for a request from a registered app's origin.
@@ -59,43 +58,12 @@ fn oauth_response(result: Result<serde_json::Value, OAuthError>) -> HttpResponse
     }
 }
 
-/// `GET /.well-known/openid-configuration`.
+/// `GET /.well-known/openid-configuration`: prepared once at start-up.
 pub async fn discovery(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let issuer = state.settings.issuer.as_str();
-    let mut scopes: Vec<&str> = STANDARD_SCOPES.to_vec();
-    scopes.extend(RESTRICTED_SCOPES);
-    let body = json!({
-        "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/authorize"),
-        "token_endpoint": format!("{issuer}/token"),
-        "userinfo_endpoint": format!("{issuer}/userinfo"),
-        "jwks_uri": format!("{issuer}/jwks.json"),
-        "end_session_endpoint": format!("{issuer}/end_session"),
-        "revocation_endpoint": format!("{issuer}/revoke"),
-        "introspection_endpoint": format!("{issuer}/introspect"),
-        "scopes_supported": scopes,
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash", "name", "given_name", "family_name", "birthdate", "address", "age_over_18", "age_over_21", "national_id"],
-        "acr_values_supported": [ACR_LEVEL_1, ACR_LEVEL_2],
-        "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_parameter_supported": false,
-        "request_parameter_supported": false,
-        "request_uri_parameter_supported": false,
-        "require_request_uri_registration": false,
-        "authorization_response_iss_parameter_supported": true,
-        "ui_locales_supported": ["en"],
-    });
     let response = HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=3600"))
-        .json(body);
+        .content_type("application/json")
+        .body(state.discovery.clone());
     cors(&state, &req, response).await
 }
 

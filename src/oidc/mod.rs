@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod clients;
+pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod keyring;
