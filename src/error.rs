@@ -84,7 +84,8 @@ impl AppError {
         self
     }
 
-    fn log(&self) {
+    /// Logs the internal cause, if any (never shown to the client).
+    pub fn log(&self) {
         if let Some(cause) = &self.cause {
             tracing::error!(
                 code = self.code,

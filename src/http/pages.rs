@@ -175,11 +175,8 @@ async fn account(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
     let passkeys = state.store.list_passkeys(c.id).await?;
     let region = state
         .store
-        .list_regions()
+        .region_name(&c.region)
         .await?
-        .into_iter()
-        .find(|r| r.code == c.region)
-        .map(|r| r.name)
         .unwrap_or_else(|| c.region.to_string());
     let apps = state.store.connected_apps(c.id.0).await?;
     let sign_ins = state.store.recent_sign_ins(c.id.0, 10).await?;

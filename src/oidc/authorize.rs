@@ -446,11 +446,11 @@ async fn issue_code(
     who: &SignedIn,
 ) -> Result<String, AppError> {
     let now = state.clock.unix();
-    let passkeys = state.store.list_passkeys(who.citizen.id).await?;
-    let synced = passkeys
-        .iter()
-        .find(|p| p.id == who.session.passkey_id)
-        .is_none_or(|p| p.backup_eligible);
+    let synced = state
+        .store
+        .passkey_backup_eligible(who.session.passkey_id)
+        .await?
+        .unwrap_or(true);
     let mut amr = vec!["user"];
     if who.session.user_verified {
         amr.push("mfa");

@@ -85,8 +85,7 @@ impl ResponseError for OAuthError {
 
     fn error_response(&self) -> HttpResponse {
         if let Some(cause) = &self.cause {
-            // Logs the internal cause through the page/API error path.
-            let _ = cause.error_response();
+            cause.log();
         }
         let mut builder = HttpResponse::build(self.status);
         builder

@@ -344,11 +344,8 @@ pub async fn userinfo(state: &AppState, token: Option<&str>) -> Result<Value, OA
     let scope = ScopeSet::parse(&grant.scope).map_err(OAuthError::invalid_token)?;
     let region = state
         .store
-        .list_regions()
+        .region_name(&citizen.region)
         .await?
-        .into_iter()
-        .find(|r| r.code == citizen.region)
-        .map(|r| r.name)
         .unwrap_or_default();
     let mut body = claims::user_claims(
         &citizen,

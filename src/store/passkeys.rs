@@ -131,6 +131,16 @@ impl Store {
             .await)?)
     }
 
+    /// Whether a passkey is backup-eligible (synced); `None` when it is gone.
+    pub async fn passkey_backup_eligible(&self, id: Uuid) -> Result<Option<bool>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT backup_eligible FROM passkeys WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
     pub async fn list_passkeys(&self, citizen: CitizenId) -> Result<Vec<PasskeyRow>, StoreError> {
         const SQL: &str = "SELECT id, citizen_id, credential_id, passkey, name, backup_eligible, \
              backup_state, sign_count, created_at, last_used_at FROM passkeys \

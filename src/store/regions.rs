@@ -67,6 +67,16 @@ impl Store {
         rows.into_iter().map(Region::try_from).collect()
     }
 
+    /// The name of one region.
+    pub async fn region_name(&self, code: &RegionCode) -> Result<Option<String>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT name FROM regions WHERE code = $1"
+        )
+        .bind(code.as_str())
+        .fetch_optional(pool)
+        .await)?)
+    }
+
     pub async fn region_exists(&self, code: &RegionCode) -> Result<bool, StoreError> {
         let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(
             "SELECT 1 FROM regions WHERE code = $1"
