@@ -74,6 +74,12 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "CIVITAS_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// `true` when a reverse proxy you run sits in front of Civitas: the
+    /// client address (for guessing throttles) is then the last entry of
+    /// `X-Forwarded-For` instead of the connection's peer. [default: false]
+    #[arg(long, env = "CIVITAS_BEHIND_PROXY")]
+    pub behind_proxy: Option<bool>,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -146,6 +152,7 @@ impl ServeArgs {
                     .or(file.session_max_hours)
                     .unwrap_or(12),
             )),
+            behind_proxy: self.behind_proxy.or(file.behind_proxy).unwrap_or(false),
         })
     }
 }
@@ -183,6 +190,8 @@ pub struct Settings {
     pub session_idle: time::Duration,
     /// Absolute lifetime of a browser session.
     pub session_max_age: time::Duration,
+    /// Whether client addresses come from `X-Forwarded-For`.
+    pub behind_proxy: bool,
 }
 
 impl Settings {
@@ -202,6 +211,7 @@ impl Settings {
             country: "Civitas".to_string(),
             session_idle: time::Duration::minutes(30),
             session_max_age: time::Duration::hours(12),
+            behind_proxy: false,
         })
     }
 }

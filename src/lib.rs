@@ -1,5 +1,6 @@
 //! Civitas: a sovereign digital identity registry and OpenID Provider.
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -10,6 +11,8 @@ pub mod oidc;
 pub mod passkey;
 pub mod registry;
 pub mod session;
+pub mod staff;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;

@@ -111,12 +111,15 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Signe
 
 /// Like `current`, but a 401 when nobody is signed in.
 pub async fn require(state: &AppState, req: &HttpRequest) -> Result<SignedIn, AppError> {
-    current(state, req).await?.ok_or_else(|| {
-        AppError::unauthorized(
-            "not_signed_in",
-            "You are not signed in, or your session has ended. Sign in with your passkey.",
-        )
-    })
+    current(state, req).await?.ok_or_else(not_signed_in)
+}
+
+/// The 401 for a request that needs a session and has none.
+pub fn not_signed_in() -> AppError {
+    AppError::unauthorized(
+        "not_signed_in",
+        "You are not signed in, or your session has ended. Sign in with your passkey.",
+    )
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub struct AppState {
     pub provider: Provider,
     /// The discovery document, serialised once.
     pub discovery: web::Bytes,
+    /// Keys of the registry's keyed hashes (activation codes, documents).
+    pub registry_keys: registry::RegistryKeys,
 }
 
 /// A bound, not yet running server.
@@ -63,7 +65,20 @@ impl Application {
         let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)
             .context("cannot load the master key")?;
         keyring::ensure_keys(&store, &master, clock.unix()).await?;
+        let registry_keys = registry::RegistryKeys::new(&master);
         let provider = Provider::new(master, settings.country.clone());
+        if let Some(invitation) =
+            crate::staff::invitations::bootstrap(&store, settings.issuer.as_str(), clock.unix())
+                .await?
+        {
+            // Printed, not logged: the console of the first start is where
+            // the person installing Civitas is looking.
+            println!(
+                "No administrator yet. Open this one-time link within 24 hours, \
+                 signed in with your passkey, to become the first administrator:\n  {}",
+                invitation.url
+            );
+        }
         let port = listener.local_addr()?.port();
         tracing::info!(
             listen = %listener.local_addr()?,
@@ -83,6 +98,7 @@ impl Application {
             webauthn,
             provider,
             discovery,
+            registry_keys,
         });
         let metrics = web::Data::new(Metrics::new().context("cannot create metrics")?);
         let mut server = HttpServer::new(move || {

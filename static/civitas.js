@@ -105,7 +105,50 @@ function safeReturnTo(value) {
   return value && value.startsWith("/") && !value.startsWith("//") && !value.includes("\\") ? value : "/account";
 }
 
+function setupActivation() {
+  const form = document.getElementById("activation-form");
+  if (!form) return;
+  const button = document.getElementById("check-activation-code");
+  const confirmBox = document.getElementById("register-record");
+  const confirmButton = document.getElementById("confirm-record");
+  let started = null;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    button.disabled = true;
+    try {
+      started = await api("POST", "/api/v1/enrollment/start", {
+        activation_code: form.activation_code.value,
+        birth_date: form.activation_birth_date.value,
+      });
+      const r = started.record;
+      document.getElementById("record-name").textContent = `${r.given_name} ${r.family_name}`;
+      document.getElementById("record-birth-date").textContent = r.birth_date;
+      document.getElementById("record-region").textContent = r.region_name;
+      confirmBox.hidden = false;
+      confirmButton.focus();
+    } catch (err) {
+      say(explain(err));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  confirmButton.addEventListener("click", async () => {
+    say("");
+    confirmButton.disabled = true;
+    try {
+      const cred = await navigator.credentials.create({ publicKey: creationOptions(started.publicKey) });
+      await api("POST", "/api/v1/enrollment/finish", { ceremony_id: started.ceremony_id, credential: credentialJSON(cred) });
+      window.location.assign(safeReturnTo(document.body.dataset.returnTo));
+    } catch (err) {
+      say(explain(err));
+      confirmButton.disabled = false;
+    }
+  });
+}
+
 function setupEnroll() {
+  setupActivation();
   const form = document.getElementById("enroll-form");
   const button = document.getElementById("create-passkey");
   form.addEventListener("submit", async (event) => {
@@ -216,6 +259,21 @@ function setupAccount() {
     });
   }
 
+  const ask = document.getElementById("request-verification");
+  if (ask) {
+    ask.addEventListener("click", async () => {
+      say("");
+      ask.disabled = true;
+      try {
+        await api("POST", "/api/v1/me/verification");
+        window.location.reload();
+      } catch (err) {
+        say(explain(err));
+        ask.disabled = false;
+      }
+    });
+  }
+
   document.getElementById("sign-out").addEventListener("click", async () => {
     try {
       await api("POST", "/api/v1/logout");
@@ -225,9 +283,199 @@ function setupAccount() {
   });
 }
 
+function notice(text) {
+  const box = document.getElementById("notice");
+  if (box) {
+    box.textContent = text;
+    box.hidden = !text;
+  }
+}
+
+function setupInvitation() {
+  const token = window.location.hash.slice(1);
+  const back = encodeURIComponent(`/staff/invitation#${token}`);
+  for (const [id, path] of [["sign-in-first", "/login"], ["enroll-first", "/enroll"]]) {
+    const link = document.getElementById(id);
+    if (link) link.href = `${path}?return_to=${back}`;
+  }
+  const button = document.getElementById("accept-invitation");
+  if (!button) return;
+  if (!token) {
+    say("This link has no invitation in it. Open the whole link you were given.");
+    button.disabled = true;
+    return;
+  }
+  button.addEventListener("click", async () => {
+    say("");
+    button.disabled = true;
+    try {
+      const result = await api("POST", "/api/v1/staff/invitations/accept", { token });
+      const home = { admin: "/admin", registrar: "/registrar", auditor: "/admin/audit" }[result.role];
+      document.getElementById("staff-home").href = home || "/account";
+      document.getElementById("accepted").hidden = false;
+      history.replaceState(null, "", "/staff/invitation");
+    } catch (err) {
+      say(explain(err));
+      button.disabled = false;
+    }
+  });
+}
+
+function setupAdminStaff() {
+  const form = document.getElementById("invite-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    const regions = form.regions.value.split(",").map((r) => r.trim()).filter((r) => r);
+    try {
+      const inv = await api("POST", "/api/v1/admin/invitations", { role: form.role.value, regions });
+      document.getElementById("invitation-url").textContent = inv.url;
+      document.getElementById("invitation").hidden = false;
+    } catch (err) { say(explain(err)); }
+  });
+}
+
+function setupAdminRegister() {
+  const form = document.getElementById("import-form");
+  const report = document.getElementById("import-report");
+  const rows = document.getElementById("report-rows");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    notice("");
+    report.hidden = true;
+    rows.replaceChildren();
+    const file = form.file.files[0];
+    if (!file) { say("Choose the register file first."); return; }
+    const res = await fetch("/api/v1/admin/register/imports", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "text/csv", "X-File-Name": encodeURIComponent(file.name), Accept: "text/csv, application/json" },
+      body: file,
+    });
+    if (res.status === 201) {
+      const blob = await res.blob();
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = "letters.csv";
+      link.textContent = "Download the letters file";
+      link.id = "letters-link";
+      notice(`Imported ${res.headers.get("X-Imported-Rows")} rows. `);
+      document.getElementById("notice").append(link);
+      return;
+    }
+    let data = null;
+    try { data = await res.json(); } catch (_) { data = null; }
+    say((data && data.error_description) || `The import failed (${res.status}).`);
+    if (data && data.errors) {
+      for (const e of data.errors) {
+        const tr = document.createElement("tr");
+        for (const text of [String(e.line), e.reason]) {
+          const td = document.createElement("td");
+          td.textContent = text;
+          tr.append(td);
+        }
+        rows.append(tr);
+      }
+      report.hidden = false;
+    }
+  });
+}
+
+function setupRegistrar() {
+  const section = document.getElementById("citizen");
+  let current = null;
+
+  function show(c) {
+    current = c.national_id;
+    document.getElementById("citizen-name").textContent = `${c.given_name} ${c.family_name}`;
+    document.getElementById("citizen-national-id").textContent = c.national_id;
+    document.getElementById("citizen-birth-date").textContent = c.birth_date;
+    document.getElementById("citizen-region").textContent = c.region;
+    document.getElementById("citizen-status").textContent = c.status;
+    document.getElementById("citizen-level").textContent = String(c.assurance_level);
+    section.hidden = false;
+  }
+
+  async function open(nationalId) {
+    say("");
+    notice("");
+    try {
+      show(await api("GET", `/api/v1/registrar/citizens/${encodeURIComponent(nationalId)}`));
+      section.scrollIntoView();
+    } catch (err) { say(explain(err)); }
+  }
+
+  for (const row of document.querySelectorAll("tr[data-national-id]")) {
+    row.querySelector("button.open-citizen").addEventListener("click", () => open(row.dataset.nationalId));
+  }
+  document.getElementById("lookup-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    open(event.target.national_id.value);
+  });
+
+  const verify = document.getElementById("verify-form");
+  verify.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    try {
+      show(await api("POST", `/api/v1/registrar/citizens/${current}/verify`, {
+        evidence_type: verify.evidence_type.value,
+        issuing_authority: verify.issuing_authority.value,
+        document_number: verify.document_number.value,
+        method: verify.method.value,
+      }));
+      notice("Verified: the citizen is now at assurance level 2.");
+      const queued = document.querySelector(`#verification-queue tr[data-national-id="${current}"]`);
+      if (queued) queued.remove();
+    } catch (err) { say(explain(err)); }
+  });
+
+  for (const button of document.querySelectorAll("button.citizen-action")) {
+    button.addEventListener("click", async () => {
+      say("");
+      const action = button.dataset.action;
+      const body = action === "death"
+        ? { date_of_death: document.getElementById("date-of-death").value }
+        : { reason: document.getElementById("action-reason").value };
+      try {
+        show(await api("POST", `/api/v1/registrar/citizens/${current}/${action}`, body));
+        notice(`Done: ${button.textContent}.`);
+      } catch (err) { say(explain(err)); }
+    });
+  }
+
+  for (const row of document.querySelectorAll("tr[data-case-id]")) {
+    const id = row.dataset.caseId;
+    const merge = (survivor) => async () => {
+      say("");
+      try {
+        await api("POST", `/api/v1/registrar/duplicates/${id}/merge`, { survivor });
+        window.location.reload();
+      } catch (err) { say(explain(err)); }
+    };
+    const keepMatched = row.querySelector("button.merge-keep-matched");
+    if (keepMatched) keepMatched.addEventListener("click", merge(row.dataset.matched));
+    const keepDuplicate = row.querySelector("button.merge-keep-duplicate");
+    if (keepDuplicate) keepDuplicate.addEventListener("click", merge(row.dataset.duplicate));
+    row.querySelector("button.dismiss-case").addEventListener("click", async () => {
+      const reason = window.prompt("Why are these different people?");
+      if (reason === null) return;
+      try {
+        await api("POST", `/api/v1/registrar/duplicates/${id}/dismiss`, { reason });
+        window.location.reload();
+      } catch (err) { say(explain(err)); }
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "enroll") setupEnroll();
   if (page === "login") setupLogin();
   if (page === "account") setupAccount();
+  if (page === "staff-invitation") setupInvitation();
+  if (page === "admin-staff") setupAdminStaff();
+  if (page === "admin-register") setupAdminRegister();
+  if (page === "registrar") setupRegistrar();
 });

@@ -249,3 +249,32 @@ pub async fn withdraw_app(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `POST /api/v1/me/verification`: a level-1 citizen asks a registrar of
+/// their region to verify them in person.
+pub async fn request_verification(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let c = session::require(&state, &req).await?.citizen;
+    if c.assurance_level == AssuranceLevel::Verified {
+        return Err(AppError::conflict(
+            "already_verified",
+            "Your identity is already verified (level 2).",
+        ));
+    }
+    if !state
+        .store
+        .request_verification(c.id, state.clock.unix())
+        .await?
+    {
+        return Err(AppError::conflict(
+            "already_requested",
+            "You have already asked to be verified. Visit a registrar office in your region \
+             with an identity document.",
+        ));
+    }
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "requested_at": state.clock.unix() })))
+}

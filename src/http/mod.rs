@@ -1,6 +1,7 @@
 //! HTTP: routes, extractor limits, and the answers to requests we do not serve.
 
 mod account;
+mod admin;
 mod authorize;
 mod enrollment;
 mod login;
@@ -10,7 +11,10 @@ mod ops;
 pub mod origin;
 mod pages;
 mod regions;
+mod registrar;
 pub mod routes;
+mod staff;
+mod staff_pages;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{Method, StatusCode};
@@ -19,7 +23,13 @@ use actix_web::{HttpRequest, web};
 use crate::error::{AppError, PageError};
 use routes::ApiRoutes;
 
-/// Largest request body accepted anywhere.
+/// A date as `YYYY-MM-DD`.
+pub fn iso_date(d: time::Date) -> String {
+    d.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// Largest request body accepted anywhere (the register upload has its own).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every JSON endpoint (documented in `openapi.yaml`).
@@ -71,6 +81,84 @@ pub fn api_routes() -> ApiRoutes {
         )
         .add(Method::GET, "/api/v1/me/apps", account::list_apps)
         .add(
+            Method::POST,
+            "/api/v1/me/verification",
+            account::request_verification,
+        )
+        .add(Method::GET, "/api/v1/staff/me", staff::my_roles)
+        .add(
+            Method::POST,
+            "/api/v1/staff/invitations/accept",
+            staff::accept_invitation,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/admin/invitations",
+            staff::create_invitation,
+        )
+        .add(Method::GET, "/api/v1/admin/staff", staff::list_staff)
+        .add(
+            Method::POST,
+            "/api/v1/admin/register/imports",
+            admin::import_register,
+        )
+        .add(Method::GET, "/api/v1/admin/audit", admin::audit)
+        .add(
+            Method::GET,
+            "/api/v1/registrar/verifications",
+            registrar::verification_queue,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/registrar/duplicates",
+            registrar::duplicate_queue,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/registrar/citizens/{national_id}",
+            registrar::show_citizen,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/citizens/{national_id}/verify",
+            registrar::verify,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/citizens/{national_id}/reject",
+            registrar::reject,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/citizens/{national_id}/suspend",
+            registrar::suspend,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/citizens/{national_id}/reinstate",
+            registrar::reinstate,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/citizens/{national_id}/revoke",
+            registrar::revoke,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/citizens/{national_id}/death",
+            registrar::record_death,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/duplicates/{id}/merge",
+            registrar::merge,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/duplicates/{id}/dismiss",
+            registrar::dismiss,
+        )
+        .add(
             Method::DELETE,
             "/api/v1/me/apps/{client_id}",
             account::withdraw_app,
@@ -119,6 +207,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()));
     api_routes().register(cfg);
     pages::configure(cfg);
+    staff_pages::configure(cfg);
     authorize::configure(cfg);
     cfg.default_service(web::to(not_found));
 }

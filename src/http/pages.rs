@@ -25,7 +25,7 @@ fn format_date(d: time::Date) -> String {
     d.format(DATE).unwrap_or_default()
 }
 
-fn format_time(unix: i64) -> String {
+pub(super) fn format_time(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(DATE_TIME).ok())
@@ -129,6 +129,8 @@ struct Account {
     passkeys: Vec<PasskeyItem>,
     apps: Vec<AppItem>,
     sign_ins: Vec<SignInItem>,
+    self_asserted: bool,
+    verification_requested: Option<String>,
 }
 
 struct AppItem {
@@ -157,7 +159,7 @@ fn shared_text(scopes: impl Iterator<Item = String>) -> String {
 }
 
 /// Sends a browser without a session to sign in, then back to `path`.
-fn sign_in_first(path: &str) -> HttpResponse {
+pub(super) fn sign_in_first(path: &str) -> HttpResponse {
     let target = format!(
         "/login?return_to={}",
         url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
@@ -180,7 +182,19 @@ async fn account(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
         .unwrap_or_else(|| c.region.to_string());
     let apps = state.store.connected_apps(c.id.0).await?;
     let sign_ins = state.store.recent_sign_ins(c.id.0, 10).await?;
-    let mut response = render(&Account {
+    let self_asserted = c.assurance_level == crate::domain::AssuranceLevel::SelfAsserted;
+    let verification_requested = if self_asserted {
+        state
+            .store
+            .open_verification_request(c.id)
+            .await?
+            .map(format_time)
+    } else {
+        None
+    };
+    let response = render(&Account {
+        self_asserted,
+        verification_requested,
         apps: apps
             .into_iter()
             .map(|a| AppItem {
@@ -226,6 +240,14 @@ async fn account(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRes
             })
             .collect(),
     })?;
+    no_store(Ok(response))
+}
+
+/// Marks a rendered page as not to be cached (it shows personal data).
+pub(super) fn no_store(
+    response: Result<HttpResponse, PageError>,
+) -> Result<HttpResponse, PageError> {
+    let mut response = response?;
     response.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),

@@ -30,6 +30,17 @@ pub struct Created {
     pub client_secret: Option<String>,
 }
 
+/// A random client id (128 bits, base64url) that does not start with `-`,
+/// so it can be passed to command-line tools as an argument.
+fn new_client_id() -> String {
+    loop {
+        let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
 fn check_uris(uris: &[String], what: &str) -> anyhow::Result<()> {
     for uri in uris {
         parse_redirect_uri(uri).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
@@ -69,7 +80,7 @@ pub async fn create(store: &Store, new: NewClient, now: i64) -> anyhow::Result<C
             "pairwise subjects need every --redirect-uri on one host (one sector); found {hosts:?}"
         );
     }
-    let client_id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+    let client_id = new_client_id();
     let (secret, secret_hash) = if new.public {
         (None, None)
     } else {

@@ -22,11 +22,33 @@ struct EnrollmentPayload {
     family_name: String,
     birth_date: time::Date,
     region: String,
+    /// The population-register row an activation code named, if any.
+    #[serde(default)]
+    register_ref: Option<String>,
 }
 
 /// Starts self-service enrollment after the duplicate check.
 pub async fn start_enrollment(state: &AppState, new: NewCitizen) -> Result<Started, AppError> {
     refuse_duplicate(state, &new).await?;
+    begin_enrollment(state, new, None).await
+}
+
+/// Starts enrollment for the register row an activation code named. The
+/// register is authoritative, so a matching self-enrolled citizen does not
+/// stop it: the two become a duplicate case for a registrar to merge.
+pub async fn start_register_enrollment(
+    state: &AppState,
+    new: NewCitizen,
+    register_ref: String,
+) -> Result<Started, AppError> {
+    begin_enrollment(state, new, Some(register_ref)).await
+}
+
+async fn begin_enrollment(
+    state: &AppState,
+    new: NewCitizen,
+    register_ref: Option<String>,
+) -> Result<Started, AppError> {
     let citizen_id = Uuid::new_v4();
     let display = format!("{} {}", new.given_name.as_str(), new.family_name.as_str());
     let (ccr, registration) = state
@@ -39,6 +61,7 @@ pub async fn start_enrollment(state: &AppState, new: NewCitizen) -> Result<Start
         family_name: new.family_name.as_str().to_string(),
         birth_date: new.birth_date,
         region: new.region.as_str().to_string(),
+        register_ref,
     };
     begin(
         state,
@@ -117,7 +140,11 @@ pub async fn finish_enrollment(
         family_name: crate::domain::PersonName::parse(&payload.family_name).map_err(corrupt)?,
         birth_date: payload.birth_date,
         region: crate::domain::RegionCode::parse(&payload.region).map_err(corrupt)?,
-        assurance_level: AssuranceLevel::SelfAsserted,
+        assurance_level: if payload.register_ref.is_some() {
+            AssuranceLevel::Verified
+        } else {
+            AssuranceLevel::SelfAsserted
+        },
     };
     let now = state.clock.now();
     let mut citizen = Citizen {
@@ -136,10 +163,20 @@ pub async fn finish_enrollment(
     let (session_row, token) = session::new_session(state, citizen.id.0, passkey_row.id, true);
     match state
         .store
-        .enroll(&mut citizen, &passkey_row, &session_row)
+        .enroll(
+            &mut citizen,
+            &passkey_row,
+            &session_row,
+            payload.register_ref.as_deref(),
+        )
         .await
     {
         Ok(Enrolled::Done) => Ok((citizen, token)),
+        Ok(Enrolled::CodeUsed) => Err(AppError::conflict(
+            "activation_code_used",
+            "This activation code has already been used to enroll. Sign in with your passkey, \
+             or visit a registrar office if you did not enroll yourself.",
+        )),
         Ok(Enrolled::Duplicate(existing)) => {
             record_duplicate(state, &new, existing).await?;
             Err(duplicate_error())

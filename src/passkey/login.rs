@@ -64,7 +64,11 @@ pub async fn finish_login(
         .find_passkey_by_credential(credential_id)
         .await?
         .ok_or_else(unknown)?;
-    if stored.citizen_id != user_handle {
+    // A passkey keeps the user handle of the citizen it was made for; after
+    // a merge it belongs to the surviving citizen.
+    if stored.citizen_id != user_handle
+        && state.store.merged_into(CitizenId(user_handle)).await? != Some(stored.citizen_id)
+    {
         return Err(unknown());
     }
     let mut passkey: Passkey = parse_json(&stored.passkey)?;

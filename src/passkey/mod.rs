@@ -25,7 +25,7 @@ use crate::startup::AppState;
 use crate::store::PasskeyRow;
 
 pub use ceremony::{CEREMONY_TTL, Started};
-pub use enrollment::{finish_enrollment, start_enrollment};
+pub use enrollment::{finish_enrollment, start_enrollment, start_register_enrollment};
 pub use errors::webauthn_error;
 pub use login::{finish_login, start_login};
 pub use manage::{finish_add_passkey, start_add_passkey};

@@ -1,6 +1,13 @@
-//! Registry services: issuing national ID numbers and keeping regions.
+//! Registry services: issuing national ID numbers, keeping regions, the
+//! population register with its activation codes, and the registrar desk.
+
+pub mod activation;
+pub mod claim;
+pub mod desk;
+pub mod register;
 
 use anyhow::Context;
+use ring::hmac;
 
 use crate::clock::Clock;
 use crate::domain::region::{SAMPLE_REGIONS_CSV, parse_regions_csv};
@@ -66,4 +73,38 @@ pub async fn load_regions(store: &Store, file: Option<&std::path::Path>) -> anyh
     store.upsert_regions(&regions).await?;
     tracing::info!(count = regions.len(), "regions loaded");
     Ok(())
+}
+
+/// Keys for the registry's keyed hashes, derived from the master key, so
+/// that a copy of the database alone cannot test guesses of activation
+/// codes or identity-document numbers.
+pub struct RegistryKeys {
+    activation: hmac::Key,
+    document: hmac::Key,
+}
+
+impl RegistryKeys {
+    pub fn new(master: &crate::oidc::keys::MasterKey) -> Self {
+        Self {
+            activation: hmac::Key::new(
+                hmac::HMAC_SHA256,
+                &master.derive("civitas activation code v1"),
+            ),
+            document: hmac::Key::new(
+                hmac::HMAC_SHA256,
+                &master.derive("civitas document number v1"),
+            ),
+        }
+    }
+
+    /// What the database keeps of an activation code.
+    pub fn activation_hash(&self, code: &activation::ActivationCode) -> String {
+        crate::audit::hex(hmac::sign(&self.activation, code.data().as_bytes()).as_ref())
+    }
+
+    /// What the database keeps of an identity document's number (already
+    /// normalised to upper-case letters and digits).
+    pub fn document_hash(&self, number: &str) -> String {
+        crate::audit::hex(hmac::sign(&self.document, number.as_bytes()).as_ref())
+    }
 }

@@ -2,6 +2,7 @@
 //! backend; the statements are written once in the `$1` style both dialects
 //! accept and are compiled for each backend by `on_pool!`.
 
+pub(crate) mod audit;
 mod ceremonies;
 mod citizens;
 mod clients;
@@ -10,17 +11,25 @@ mod oauth;
 mod passkeys;
 pub mod postgres;
 mod regions;
+mod register;
+mod registrar;
 mod sessions;
 pub mod sqlite;
+mod staff;
+mod throttles;
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use audit::AuditFilter;
 pub use ceremonies::{CeremonyRow, Taken};
 pub use citizens::{CitizenRow, MAX_ID_ATTEMPTS};
 pub use keys::KeyRow;
 pub use oauth::{AuthRequestRow, CodeRow, ConnectedApp, GrantRow, RefreshRow, SignInRow};
 pub use passkeys::{DuplicateAttempt, Enrolled, PasskeyRow, Table};
+pub use register::{Conflict, RegisterBatchRow, RegisterEntry, RegisterImportTx};
+pub use registrar::{DuplicateCase, DuplicateItem, Merge, ProofingRecord, VerificationItem};
 pub use sessions::{SessionRow, SignedIn};
+pub use staff::{Accepted, InvitationRow, RoleRow, StaffRow};
 
 /// Runs `$body` with `$pool` bound to whichever backend `$store` holds. The
 /// body is type-checked once per backend, so each gets its own implementation.

@@ -63,15 +63,21 @@ pub enum Enrolled {
     Duplicate(CitizenId),
     /// Every drawn national ID number was taken.
     NoFreeNumber,
+    /// The register row was claimed meanwhile (its code was used).
+    CodeUsed,
 }
 
 impl Store {
     /// Creates the citizen, their first passkey and a session, all or nothing.
+    /// With `register_ref`, the citizen is linked to that register row, which
+    /// must still be unclaimed; a matching citizen does not stop it but opens
+    /// a duplicate case naming both.
     pub async fn enroll(
         &self,
         citizen: &mut Citizen,
         passkey: &PasskeyRow,
         session: &SessionRow,
+        register_ref: Option<&str>,
     ) -> Result<Enrolled, StoreError> {
         let key = crate::domain::dedup_key(
             &citizen.given_name,
@@ -86,11 +92,48 @@ impl Store {
                     .bind(&key)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if let Some(id) = existing {
+            if let (Some(id), None) = (existing, register_ref) {
                 return Ok(Enrolled::Duplicate(CitizenId(id)));
             }
             if !insert_citizen_drawing_ids!(tx, citizen).await? {
                 return Ok(Enrolled::NoFreeNumber);
+            }
+            if let Some(register_ref) = register_ref {
+                let claimed = sqlx::query(
+                    "UPDATE register_entries SET citizen_id = $1, claimed_at = $2 \
+                     WHERE register_ref = $3 AND citizen_id IS NULL",
+                )
+                .bind(citizen.id.0)
+                .bind(citizen.created_at.unix_timestamp())
+                .bind(register_ref)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Ok(Enrolled::CodeUsed);
+                }
+                sqlx::query("UPDATE citizens SET register_ref = $1 WHERE id = $2")
+                    .bind(register_ref)
+                    .bind(citizen.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(matched) = existing {
+                    sqlx::query(
+                        "INSERT INTO enrollment_duplicates (id, given_name, family_name, \
+                         birth_date, region_code, matched_citizen_id, attempted_at, \
+                         duplicate_citizen_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(Uuid::new_v4())
+                    .bind(citizen.given_name.as_str())
+                    .bind(citizen.family_name.as_str())
+                    .bind(citizen.birth_date)
+                    .bind(citizen.region.as_str())
+                    .bind(matched)
+                    .bind(citizen.created_at.unix_timestamp())
+                    .bind(citizen.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             insert_passkey_query!(passkey).execute(&mut *tx).await?;
             insert_session_query!(session).execute(&mut *tx).await?;
@@ -264,6 +307,14 @@ impl Store {
             Table::Ceremonies => "SELECT COUNT(*) FROM ceremonies",
             Table::EnrollmentDuplicates => "SELECT COUNT(*) FROM enrollment_duplicates",
             Table::CredentialIncidents => "SELECT COUNT(*) FROM credential_incidents",
+            Table::RegisterEntries => "SELECT COUNT(*) FROM register_entries",
+            Table::RegisterImports => "SELECT COUNT(*) FROM register_imports",
+            Table::AuditEntries => "SELECT COUNT(*) FROM audit_entries",
+            Table::StaffRoles => "SELECT COUNT(*) FROM staff_roles",
+            Table::StaffInvitations => "SELECT COUNT(*) FROM staff_invitations",
+            Table::VerificationRequests => "SELECT COUNT(*) FROM verification_requests",
+            Table::ProofingRecords => "SELECT COUNT(*) FROM proofing_records",
+            Table::Grants => "SELECT COUNT(*) FROM grants WHERE revoked_at IS NULL",
         };
         let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)?;
         Ok(n)
@@ -279,4 +330,13 @@ pub enum Table {
     Ceremonies,
     EnrollmentDuplicates,
     CredentialIncidents,
+    RegisterEntries,
+    RegisterImports,
+    AuditEntries,
+    StaffRoles,
+    StaffInvitations,
+    VerificationRequests,
+    ProofingRecords,
+    /// Grants not revoked.
+    Grants,
 }

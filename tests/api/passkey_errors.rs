@@ -9,10 +9,17 @@ use crate::passkey_flows::*;
 const ENROLL_FINISH: &str = "/api/v1/enrollment/finish";
 const LOGIN_FINISH: &str = "/api/v1/login/finish";
 
-/// Asserts the refusal and that no row was added or removed.
-async fn refused(app: &TestApp, response: reqwest::Response, status: u16, code: &str, case: &str) {
+/// Sends `request` and asserts the refusal and that no row was added or
+/// removed by it.
+async fn refused(
+    app: &TestApp,
+    request: impl std::future::Future<Output = reqwest::Response>,
+    status: u16,
+    code: &str,
+    case: &str,
+) {
     let before = app.counts().await;
-    assert_error(response, status, code, case).await;
+    assert_error(request.await, status, code, case).await;
     assert_eq!(app.counts().await, before, "case {case}: rows changed");
 }
 
@@ -133,7 +140,7 @@ async fn bad_registration_responses(app: TestApp) {
     for (case, tweaks, code) in cases {
         let started = start_enrollment(&app, &form).await;
         let credential = auth.create_with(&started["publicKey"], &tweaks);
-        let response = finish(&app, ENROLL_FINISH, &started, credential).await;
+        let response = finish(&app, ENROLL_FINISH, &started, credential);
         refused(&app, response, 400, code, case).await;
     }
 
@@ -143,7 +150,7 @@ async fn bad_registration_responses(app: TestApp) {
     credential["response"]["clientDataJSON"] = json!("***not base64***");
     refused(
         &app,
-        finish(&app, ENROLL_FINISH, &started, credential).await,
+        finish(&app, ENROLL_FINISH, &started, credential),
         400,
         "invalid_credential",
         "bad base64url",
@@ -157,16 +164,15 @@ async fn bad_registration_responses(app: TestApp) {
     let assertion = other.get(&login["publicKey"]);
     refused(
         &app,
-        finish(&app, ENROLL_FINISH, &started, assertion).await,
+        finish(&app, ENROLL_FINISH, &started, assertion),
         400,
         "invalid_credential",
         "get response at create",
     )
     .await;
 
-    let response = app
-        .post_json(ENROLL_FINISH, &json!({"ceremony_id": "x"}))
-        .await;
+    let body = json!({"ceremony_id": "x"});
+    let response = app.post_json(ENROLL_FINISH, &body);
     refused(&app, response, 400, "invalid_request", "missing credential").await;
 }
 
@@ -183,7 +189,7 @@ async fn a_credential_id_already_registered_is_refused(app: TestApp) {
     let mut other = SoftAuthenticator::new(&app.address);
     let started = start_enrollment(&app, &person("Obi")).await;
     let credential = other.create_with(&started["publicKey"], &tweaks);
-    let response = finish(&app, ENROLL_FINISH, &started, credential).await;
+    let response = finish(&app, ENROLL_FINISH, &started, credential);
     refused(
         &app,
         response,
@@ -197,7 +203,7 @@ async fn a_credential_id_already_registered_is_refused(app: TestApp) {
     let mut careless = SoftAuthenticator::new(&app.address);
     let started = post_ok(&app, "/api/v1/me/passkeys/start", &json!({}), 200).await;
     let credential = careless.create_with(&started["publicKey"], &tweaks);
-    let response = finish(&app, "/api/v1/me/passkeys/finish", &started, credential).await;
+    let response = finish(&app, "/api/v1/me/passkeys/finish", &started, credential);
     refused(
         &app,
         response,
@@ -223,7 +229,7 @@ async fn ceremonies_are_single_use_bound_to_their_flow_and_expire(app: TestApp) 
     );
     refused(
         &app,
-        finish(&app, ENROLL_FINISH, &started, credential).await,
+        finish(&app, ENROLL_FINISH, &started, credential),
         400,
         "unknown_ceremony",
         "finished twice",
@@ -234,12 +240,8 @@ async fn ceremonies_are_single_use_bound_to_their_flow_and_expire(app: TestApp) 
     let login = start_login(&app).await;
     let started = start_enrollment(&app, &person("Kemi")).await;
     let credential = auth.create(&started["publicKey"]);
-    let wrong = app
-        .post_json(
-            ENROLL_FINISH,
-            &json!({"ceremony_id": login["ceremony_id"], "credential": credential}),
-        )
-        .await;
+    let body = json!({"ceremony_id": login["ceremony_id"], "credential": credential});
+    let wrong = app.post_json(ENROLL_FINISH, &body);
     refused(
         &app,
         wrong,
@@ -259,8 +261,7 @@ async fn ceremonies_are_single_use_bound_to_their_flow_and_expire(app: TestApp) 
             ENROLL_FINISH,
             &started,
             auth.create(&started["publicKey"]),
-        )
-        .await,
+        ),
         400,
         "ceremony_expired",
         "expired enrollment",
@@ -269,7 +270,7 @@ async fn ceremonies_are_single_use_bound_to_their_flow_and_expire(app: TestApp) 
     let assertion = auth.get(&login["publicKey"]);
     refused(
         &app,
-        finish(&app, LOGIN_FINISH, &login, assertion).await,
+        finish(&app, LOGIN_FINISH, &login, assertion),
         400,
         "ceremony_expired",
         "expired login",
@@ -324,7 +325,7 @@ async fn bad_login_responses(app: TestApp) {
         ),
     ];
     for (case, tweaks, status, code) in cases {
-        let response = login_with(&app, &mut auth, None, &tweaks).await;
+        let response = login_with(&app, &mut auth, None, &tweaks);
         refused(&app, response, status, code, case).await;
     }
 
@@ -334,7 +335,7 @@ async fn bad_login_responses(app: TestApp) {
     let registration = auth.create(&started["publicKey"]);
     refused(
         &app,
-        finish(&app, LOGIN_FINISH, &login, registration).await,
+        finish(&app, LOGIN_FINISH, &login, registration),
         400,
         "invalid_credential",
         "create response at get",
@@ -342,7 +343,8 @@ async fn bad_login_responses(app: TestApp) {
     .await;
 
     // A passkey Civitas never registered (the enrollment above was not finished).
-    let response = login_with(&app, &mut auth, None, &Tweaks::default()).await;
+    let plain = Tweaks::default();
+    let response = login_with(&app, &mut auth, None, &plain);
     refused(
         &app,
         response,
@@ -356,7 +358,7 @@ async fn bad_login_responses(app: TestApp) {
     let login = start_login(&app).await;
     refused(
         &app,
-        finish(&app, LOGIN_FINISH, &login, json!({"id": 5})).await,
+        finish(&app, LOGIN_FINISH, &login, json!({"id": 5})),
         400,
         "invalid_credential",
         "malformed credential",

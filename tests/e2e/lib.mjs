@@ -4,8 +4,10 @@
 // Nothing here downloads a browser: playwright-core only drives the
 // executable named by CHROMIUM_PATH (default /usr/bin/chromium).
 
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import path from 'node:path';
 
 import { chromium } from 'playwright-core';
@@ -18,6 +20,20 @@ export const BASE_URL = (process.env.CIVITAS_URL ?? 'http://localhost:8080').rep
  * by run.sh; null when CIVITAS_RP_URL is unset (its tests are then skipped).
  */
 export const RP_URL = process.env.CIVITAS_RP_URL ? process.env.CIVITAS_RP_URL.replace(/\/+$/, '') : null;
+
+/**
+ * How to run the `civitas` command line on the server's own database, set by
+ * run.sh: { bin, databaseUrl, dir }; null when CIVITAS_BIN or
+ * CIVITAS_E2E_DATABASE_URL is unset (tests that need it are then skipped).
+ */
+export const CLI =
+  process.env.CIVITAS_BIN && process.env.CIVITAS_E2E_DATABASE_URL
+    ? {
+        bin: process.env.CIVITAS_BIN,
+        databaseUrl: process.env.CIVITAS_E2E_DATABASE_URL,
+        dir: process.env.CIVITAS_E2E_DIR ?? process.cwd(),
+      }
+    : null;
 
 /** Screenshots and logs go here (gitignored). */
 export const OUTPUT_DIR = fileURLToPath(new URL('./output/', import.meta.url));
@@ -56,27 +72,52 @@ export const AUTHENTICATOR_OPTIONS = {
  * is printed by `step()` when a step fails. Close with `browser.close()`.
  */
 export async function launch({ baseURL = BASE_URL } = {}) {
-  if (new URL(baseURL).hostname !== 'localhost') {
-    throw new Error(`CIVITAS_URL must use host "localhost" (the WebAuthn RP id), got ${baseURL}`);
+  const browser = await launchBrowser();
+  try {
+    return { browser, ...(await openSession(browser, { baseURL })) };
+  } catch (err) {
+    await browser.close().catch(() => {});
+    throw err;
   }
-  const browser = await chromium.launch({
+}
+
+/** Starts Chromium with no page. Close with `browser.close()`. */
+export async function launchBrowser() {
+  return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
     timeout: 60_000,
   });
+}
+
+/**
+ * One person on their own device: a new browser context (its own cookies)
+ * with one page and its own virtual platform authenticator. Several can
+ * share one browser.
+ *
+ * Returns { context, page, cdp, authenticatorId, logs } (`logs` as in
+ * `launch()`). Closed with the browser, or with `context.close()`.
+ */
+export async function openSession(browser, { baseURL = BASE_URL } = {}) {
+  if (new URL(baseURL).hostname !== 'localhost') {
+    throw new Error(`CIVITAS_URL must use host "localhost" (the WebAuthn RP id), got ${baseURL}`);
+  }
+  const context = await browser.newContext({
+    baseURL,
+    viewport: { width: 1280, height: 900 },
+    locale: 'en-GB',
+  });
   try {
-    const context = await browser.newContext({
-      baseURL,
-      viewport: { width: 1280, height: 900 },
-      locale: 'en-GB',
-    });
     context.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
     context.setDefaultTimeout(ACTION_TIMEOUT_MS);
     const page = await context.newPage();
 
     const logs = [];
-    page.on('console', (m) => logs.push(`console.${m.type()}: ${m.text()}`));
+    page.on('console', (m) => {
+      const where = m.location()?.url;
+      logs.push(`console.${m.type()}: ${m.text()}${where ? ` (${where})` : ''}`);
+    });
     page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
     page.on('requestfailed', (r) =>
       logs.push(`requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`),
@@ -90,11 +131,26 @@ export async function launch({ baseURL = BASE_URL } = {}) {
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: AUTHENTICATOR_OPTIONS,
     });
-    return { browser, context, page, cdp, authenticatorId, logs };
+    return { context, page, cdp, authenticatorId, logs };
   } catch (err) {
-    await browser.close().catch(() => {});
+    await context.close().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The entries of a session's `logs` worth failing a test for: page errors,
+ * console errors, HTTP errors and failed requests, less the browser's own
+ * /favicon.ico request (Civitas has none) and requests aborted by a
+ * navigation (a page reloading itself after a fetch).
+ */
+export function pageProblems(logs) {
+  return logs.filter(
+    (l) =>
+      /^(pageerror|console\.error|http \d+|requestfailed):/.test(l) &&
+      !/\/favicon\.ico\b/.test(l) &&
+      !/^requestfailed: .* net::ERR_ABORTED$/.test(l),
+  );
 }
 
 /** A file-name-safe form of a test or step name. */
@@ -254,4 +310,53 @@ export async function waitForText(locator, re, { timeout = ACTION_TIMEOUT_MS } =
     throw err;
   });
   return text;
+}
+
+/** `n` random lowercase letters, to keep names of people unique between runs. */
+export function randomLetters(n) {
+  return Array.from({ length: n }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+}
+
+/**
+ * Runs `civitas [--config <dir>/civitas.toml] ...args` in CLI.dir (as run.sh
+ * starts the server: no configuration file applies) and returns its stdout.
+ * Throws with its stderr when it fails.
+ */
+export async function civitas(args, { timeout = 30_000 } = {}) {
+  if (!CLI) throw new Error('CIVITAS_BIN and CIVITAS_E2E_DATABASE_URL are not set (tests/e2e/run.sh sets them)');
+  try {
+    const { stdout } = await promisify(execFile)(
+      CLI.bin,
+      ['--config', path.join(CLI.dir, 'civitas.toml'), ...args],
+      { cwd: CLI.dir, timeout, env: { ...process.env, NO_COLOR: '1' } },
+    );
+    return stdout;
+  } catch (err) {
+    err.message += `\n$ civitas ${args.join(' ')}\n${err.stderr ?? ''}`;
+    throw err;
+  }
+}
+
+/**
+ * A one-time staff invitation link from `civitas admin invite` (registrars:
+ * for `regions`), for the server under test.
+ */
+export async function staffInvitation({ role, regions = [] }) {
+  const stdout = await civitas([
+    'admin',
+    'invite',
+    '--database-url',
+    CLI?.databaseUrl,
+    '--issuer',
+    BASE_URL,
+    '--role',
+    role,
+    ...regions.flatMap((r) => ['--region', r]),
+  ]);
+  const link = stdout.trim();
+  const url = new URL(link);
+  if (url.origin !== new URL(BASE_URL).origin || url.pathname !== '/staff/invitation' || url.hash.length < 2) {
+    throw new Error(`civitas admin invite printed ${JSON.stringify(stdout)}, not ${BASE_URL}/staff/invitation#TOKEN`);
+  }
+  return link;
 }

@@ -7,7 +7,10 @@
 # example app with `civitas client create`, starts it on a second free port
 # and waits for it, then runs tests/e2e/*.test.mjs (node:test) with
 # CIVITAS_URL=http://localhost:PORT and CIVITAS_RP_URL=http://localhost:RP_PORT,
-# using Debian's Chromium driven by playwright-core.
+# using Debian's Chromium driven by playwright-core. Tests that run the
+# command line on the server's database (e.g. `civitas admin invite`) get
+# CIVITAS_BIN, CIVITAS_E2E_DATABASE_URL and CIVITAS_E2E_DIR (the server's
+# working directory).
 # Screenshots and the logs (server.log, rp.log) go to tests/e2e/output/.
 #
 # Usage: tests/e2e/run.sh [extra node --test arguments, e.g. --test-name-pattern=...]
@@ -56,6 +59,9 @@ bin="${CIVITAS_BIN:-$target/debug/civitas}"
 rp_bin="${RP_BIN:-$target/debug/examples/relying_party}"
 [[ -x "$bin" ]] || die "no civitas binary at $bin"
 [[ -x "$rp_bin" ]] || die "no relying_party binary at $rp_bin"
+# Absolute, as both are run from a temporary directory.
+[[ "$bin" = /* ]] || bin="$PWD/$bin"
+[[ "$rp_bin" = /* ]] || rp_bin="$PWD/$rp_bin"
 
 # --- start civitas ------------------------------------------------------------
 free_port() {
@@ -63,6 +69,7 @@ free_port() {
 }
 port="$(free_port)"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/civitas-e2e.XXXXXX")"
+db_url="sqlite://$tmp/civitas.db"
 server_pid=""
 rp_pid=""
 
@@ -97,7 +104,7 @@ log "starting $bin on 127.0.0.1:$port (issuer $url), log in $out/server.log"
 (
   cd "$tmp"
   NO_COLOR=1 exec "$bin" --config "$tmp/civitas.toml" serve \
-    --database-url "sqlite://$tmp/civitas.db" \
+    --database-url "$db_url" \
     --listen "127.0.0.1:$port" \
     --issuer "$url"
 ) >"$out/server.log" 2>&1 &
@@ -143,7 +150,7 @@ log "civitas client create --name \"Example app\" --redirect-uri $rp_url/callbac
 client_json="$(
   cd "$tmp" &&
     NO_COLOR=1 "$bin" --config "$tmp/civitas.toml" client \
-      --database-url "sqlite://$tmp/civitas.db" \
+      --database-url "$db_url" \
       create \
       --name "Example app" \
       --redirect-uri "$rp_url/callback" \
@@ -161,12 +168,13 @@ client_json="$(
 [[ -n "$client_id" && -n "$client_secret" ]] || die "empty client_id or client_secret in: $client_json"
 
 log "starting $rp_bin on 127.0.0.1:$rp_port (client $client_id), log in $out/rp.log"
+# `--flag=value`: a base64url id or secret may begin with "-".
 (
   cd "$tmp"
   NO_COLOR=1 exec "$rp_bin" \
     --issuer "$url" \
-    --client-id "$client_id" \
-    --client-secret "$client_secret" \
+    --client-id="$client_id" \
+    --client-secret="$client_secret" \
     --listen "127.0.0.1:$rp_port" \
     --public-url "$rp_url" \
     --scope profile --scope age
@@ -177,6 +185,11 @@ log "example app ready at $rp_url"
 
 # --- the tests -----------------------------------------------------------------
 status=0
-(cd "$repo" && CIVITAS_URL="$url" CIVITAS_RP_URL="$rp_url" node --test "$@" tests/e2e/*.test.mjs) || status=$?
+(
+  cd "$repo" &&
+    CIVITAS_URL="$url" CIVITAS_RP_URL="$rp_url" \
+      CIVITAS_BIN="$bin" CIVITAS_E2E_DATABASE_URL="$db_url" CIVITAS_E2E_DIR="$tmp" \
+      node --test "$@" tests/e2e/*.test.mjs
+) || status=$?
 log "node --test exited with $status; screenshots in $out"
 exit "$status"

@@ -1,0 +1,225 @@
+//! Registrar desk JSON API: queues, citizen lookup, verification, duplicate
+//! resolution and lifecycle changes. Every action needs the registrar role,
+//! a citizen of the registrar's regions and a recent passkey sign-in.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::domain::parse_birth_date;
+use crate::error::AppError;
+use crate::registry::desk::{self, Evidence, Lifecycle};
+use crate::staff::{self, Role, Staff};
+use crate::startup::AppState;
+
+/// Queue pages are short: the desk works oldest first.
+const QUEUE_LIMIT: i64 = 100;
+
+fn ok(body: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body)
+}
+
+async fn registrar(state: &AppState, req: &HttpRequest) -> Result<Staff, AppError> {
+    staff::require(state, req, &[Role::Registrar]).await
+}
+
+/// A registrar about to change something: the role and a recent sign-in.
+async fn acting_registrar(state: &AppState, req: &HttpRequest) -> Result<Staff, AppError> {
+    let staff = registrar(state, req).await?;
+    staff.require_recent_sign_in(state)?;
+    Ok(staff)
+}
+
+/// `GET /api/v1/registrar/verifications`
+pub async fn verification_queue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let staff = registrar(&state, &req).await?;
+    let items = state
+        .store
+        .verification_queue(staff.citizen().id, QUEUE_LIMIT)
+        .await?;
+    Ok(ok(json!({ "verifications": items })))
+}
+
+/// `GET /api/v1/registrar/duplicates`
+pub async fn duplicate_queue(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let staff = registrar(&state, &req).await?;
+    let items = state
+        .store
+        .duplicate_queue(staff.citizen().id, QUEUE_LIMIT)
+        .await?;
+    Ok(ok(json!({ "duplicates": items })))
+}
+
+async fn citizen_view(
+    state: &AppState,
+    c: &crate::domain::Citizen,
+) -> Result<serde_json::Value, AppError> {
+    let proofing: Vec<serde_json::Value> = state
+        .store
+        .proofing_records(c.id)
+        .await?
+        .into_iter()
+        .map(|(evidence_type, issuing_authority, method, at)| {
+            json!({
+                "evidence_type": evidence_type,
+                "issuing_authority": issuing_authority,
+                "method": method,
+                "at": at,
+            })
+        })
+        .collect();
+    let pending = state.store.open_verification_request(c.id).await?;
+    Ok(json!({
+        "national_id": c.national_id,
+        "given_name": c.given_name,
+        "family_name": c.family_name,
+        "birth_date": crate::http::iso_date(c.birth_date),
+        "region": c.region,
+        "status": c.status,
+        "assurance_level": c.assurance_level,
+        "verification_requested_at": pending,
+        "proofing_records": proofing,
+    }))
+}
+
+/// `GET /api/v1/registrar/citizens/{national_id}`
+pub async fn show_citizen(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let staff = registrar(&state, &req).await?;
+    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
+    Ok(ok(citizen_view(&state, &citizen).await?))
+}
+
+/// `POST /api/v1/registrar/citizens/{national_id}/verify`
+pub async fn verify(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Evidence>,
+) -> Result<HttpResponse, AppError> {
+    let staff = acting_registrar(&state, &req).await?;
+    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
+    desk::verify(&state, &staff, &citizen, &body).await?;
+    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
+    Ok(ok(citizen_view(&state, &citizen).await?))
+}
+
+/// The body of actions that need only a reason (or a date of death).
+#[derive(serde::Deserialize, Default)]
+pub struct Reason {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    date_of_death: Option<String>,
+}
+
+/// `POST /api/v1/registrar/citizens/{national_id}/reject`
+pub async fn reject(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Reason>,
+) -> Result<HttpResponse, AppError> {
+    let staff = acting_registrar(&state, &req).await?;
+    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
+    let reason = desk::parse_reason(body.reason.as_deref())?;
+    desk::reject(&state, &staff, &citizen, reason).await?;
+    Ok(ok(citizen_view(&state, &citizen).await?))
+}
+
+async fn lifecycle(
+    state: &AppState,
+    req: &HttpRequest,
+    national_id: &str,
+    body: &Reason,
+    change: Lifecycle,
+) -> Result<HttpResponse, AppError> {
+    let staff = acting_registrar(state, req).await?;
+    let citizen = desk::citizen_in_scope(state, &staff, national_id).await?;
+    let details = if change == Lifecycle::RecordDeath {
+        let date = parse_birth_date(
+            body.date_of_death.as_deref().unwrap_or_default(),
+            state.clock.now().date(),
+        )
+        .ok()
+        .filter(|d| *d >= citizen.birth_date)
+        .ok_or_else(|| {
+            AppError::bad_request(
+                "invalid_date_of_death",
+                "Give the date of death as YYYY-MM-DD: not in the future and not before the \
+                 date of birth.",
+            )
+        })?;
+        json!({ "date_of_death": crate::http::iso_date(date) })
+    } else {
+        json!({ "reason": desk::parse_reason(body.reason.as_deref())? })
+    };
+    desk::change_status(state, &staff, &citizen, change, details).await?;
+    let citizen = desk::citizen_in_scope(state, &staff, national_id).await?;
+    Ok(ok(citizen_view(state, &citizen).await?))
+}
+
+macro_rules! lifecycle_handler {
+    ($name:ident, $change:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub async fn $name(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            path: web::Path<String>,
+            body: web::Json<Reason>,
+        ) -> Result<HttpResponse, AppError> {
+            lifecycle(&state, &req, &path, &body, $change).await
+        }
+    };
+}
+
+lifecycle_handler!(suspend, Lifecycle::Suspend, "`POST .../suspend`");
+lifecycle_handler!(reinstate, Lifecycle::Reinstate, "`POST .../reinstate`");
+lifecycle_handler!(revoke, Lifecycle::Revoke, "`POST .../revoke`");
+lifecycle_handler!(record_death, Lifecycle::RecordDeath, "`POST .../death`");
+
+fn case_id(raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw).map_err(|_| AppError::not_found("There is no such duplicate case."))
+}
+
+#[derive(serde::Deserialize)]
+pub struct MergeBody {
+    survivor: String,
+}
+
+/// `POST /api/v1/registrar/duplicates/{id}/merge`
+pub async fn merge(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<MergeBody>,
+) -> Result<HttpResponse, AppError> {
+    let staff = acting_registrar(&state, &req).await?;
+    let kept = desk::merge(&state, &staff, case_id(&path)?, &body.survivor).await?;
+    let kept = desk::citizen_in_scope(&state, &staff, &kept.national_id.as_digits()).await?;
+    Ok(ok(citizen_view(&state, &kept).await?))
+}
+
+/// `POST /api/v1/registrar/duplicates/{id}/dismiss`
+pub async fn dismiss(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Reason>,
+) -> Result<HttpResponse, AppError> {
+    let staff = acting_registrar(&state, &req).await?;
+    let reason = desk::parse_reason(body.reason.as_deref())?;
+    desk::dismiss(&state, &staff, case_id(&path)?, reason).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

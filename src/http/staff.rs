@@ -1,0 +1,126 @@
+//! Staff JSON API: accepting an invitation, and the administrators'
+//! invitations and staff list.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::error::AppError;
+use crate::session;
+use crate::staff::{self, Role, invitations};
+use crate::startup::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct Accept {
+    token: String,
+}
+
+/// `POST /api/v1/staff/invitations/accept`: the signed-in citizen takes the
+/// role an invitation offers.
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Accept>,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let role = invitations::accept(
+        &state.store,
+        &body.token,
+        who.citizen.id,
+        staff::actor(&who.citizen),
+        state.clock.unix(),
+    )
+    .await?;
+    let roles = state.store.roles_of(who.citizen.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "role": role,
+            "roles": roles_json(&roles),
+        })))
+}
+
+fn roles_json(roles: &[crate::store::RoleRow]) -> Vec<serde_json::Value> {
+    roles
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "role": r.role,
+                "region": if r.region_code.is_empty() { None } else { Some(&r.region_code) },
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/v1/staff/me`: the roles of whoever is signed in.
+pub async fn my_roles(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let who = session::require(&state, &req).await?;
+    let roles = state.store.roles_of(who.citizen.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "roles": roles_json(&roles) })))
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewInvitation {
+    role: String,
+    #[serde(default)]
+    regions: Vec<String>,
+}
+
+/// `POST /api/v1/admin/invitations`: an administrator invites someone to a
+/// role. Sensitive: needs a recent passkey sign-in.
+pub async fn create_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<NewInvitation>,
+) -> Result<HttpResponse, AppError> {
+    let admin = staff::require(&state, &req, &[Role::Admin]).await?;
+    admin.require_recent_sign_in(&state)?;
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_role",
+            "The role must be admin, registrar or auditor.",
+        )
+    })?;
+    let invitation = invitations::create(
+        &state.store,
+        state.settings.issuer.as_str(),
+        role,
+        &body.regions,
+        admin.actor(),
+        state.clock.unix(),
+    )
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(invitation))
+}
+
+/// `GET /api/v1/admin/staff`: who holds which role.
+pub async fn list_staff(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    staff::require(&state, &req, &[Role::Admin]).await?;
+    let staff: Vec<serde_json::Value> = state
+        .store
+        .list_staff()
+        .await?
+        .into_iter()
+        .map(|s| {
+            serde_json::json!({
+                "national_id": s.national_id,
+                "given_name": s.given_name,
+                "family_name": s.family_name,
+                "role": s.role,
+                "region": if s.region_code.is_empty() { None } else { Some(s.region_code) },
+                "granted_at": s.granted_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({ "staff": staff })))
+}

@@ -1,0 +1,159 @@
+//! Staff: administrators, registrars (scoped to regions) and auditors are
+//! citizens holding a role. They sign in with their own passkeys; sensitive
+//! actions need a passkey sign-in within the last 15 minutes.
+
+pub mod invitations;
+
+use actix_web::HttpRequest;
+
+use crate::domain::Citizen;
+use crate::error::AppError;
+use crate::session;
+use crate::startup::AppState;
+use crate::store::{RoleRow, SignedIn};
+
+/// How recent a passkey sign-in must be for a sensitive action (seconds).
+pub const RECENT_SIGN_IN: i64 = 15 * 60;
+
+/// A staff role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Registrar,
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Registrar => "registrar",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "registrar" => Some(Self::Registrar),
+            "auditor" => Some(Self::Auditor),
+            _ => None,
+        }
+    }
+
+    /// The role in words, for messages.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::Admin => "administrators",
+            Self::Registrar => "registrars",
+            Self::Auditor => "auditors",
+        }
+    }
+}
+
+/// A signed-in member of staff and the roles they hold.
+pub struct Staff {
+    pub signed_in: SignedIn,
+    pub roles: Vec<RoleRow>,
+}
+
+impl Staff {
+    pub fn citizen(&self) -> &Citizen {
+        &self.signed_in.citizen
+    }
+
+    pub fn holds(&self, role: Role) -> bool {
+        self.roles.iter().any(|r| r.role == role.as_str())
+    }
+
+    /// The name this member of staff has in the audit log.
+    pub fn actor(&self) -> String {
+        actor(self.citizen())
+    }
+
+    /// Refuses (403) unless the passkey sign-in behind this session is
+    /// recent enough for a sensitive action.
+    pub fn require_recent_sign_in(&self, state: &AppState) -> Result<(), AppError> {
+        let age = state.clock.unix() - self.signed_in.session.auth_time;
+        if age > RECENT_SIGN_IN {
+            return Err(AppError::forbidden(
+                "reauthentication_required",
+                "This action needs a passkey sign-in within the last 15 minutes. \
+                 Sign in again with your passkey, then repeat it.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The audit-log name of a citizen acting as staff.
+pub fn actor(citizen: &Citizen) -> String {
+    format!("citizen:{}", citizen.national_id.as_digits())
+}
+
+/// The audit-log name of a citizen acted upon.
+pub fn target(citizen: &Citizen) -> String {
+    format!("citizen:{}", citizen.national_id.as_digits())
+}
+
+/// Loads the roles of whoever is signed in; `None` without a session.
+pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Staff>, AppError> {
+    let Some(signed_in) = session::current(state, req).await? else {
+        return Ok(None);
+    };
+    let roles = state.store.roles_of(signed_in.citizen.id).await?;
+    Ok(Some(Staff { signed_in, roles }))
+}
+
+/// The signed-in member of staff if they hold one of `roles`: 401 without a
+/// session, 403 without the role.
+pub async fn require(
+    state: &AppState,
+    req: &HttpRequest,
+    roles: &[Role],
+) -> Result<Staff, AppError> {
+    let staff = current(state, req)
+        .await?
+        .ok_or_else(session::not_signed_in)?;
+    check_role(&staff, roles)?;
+    Ok(staff)
+}
+
+/// 403 unless `staff` holds one of `roles`.
+pub fn check_role(staff: &Staff, roles: &[Role]) -> Result<(), AppError> {
+    if roles.iter().any(|r| staff.holds(*r)) {
+        return Ok(());
+    }
+    let names: Vec<&str> = roles.iter().map(Role::title).collect();
+    Err(AppError::forbidden(
+        "role_required",
+        format!(
+            "This is for {} only, and your account does not hold that role. \
+             Ask an administrator for an invitation.",
+            names.join(" or ")
+        ),
+    ))
+}
+
+/// 403 unless `staff` is a registrar whose regions include `region`.
+pub async fn check_region(
+    state: &AppState,
+    staff: &Staff,
+    region: &crate::domain::RegionCode,
+) -> Result<(), AppError> {
+    if state
+        .store
+        .registrar_covers(staff.citizen().id, region.as_str())
+        .await?
+    {
+        return Ok(());
+    }
+    Err(AppError::forbidden(
+        "outside_your_regions",
+        format!(
+            "This citizen is registered in region {region}, which is not one of your regions. \
+             Refer the case to a registrar of that region."
+        ),
+    ))
+}

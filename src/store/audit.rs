@@ -1,0 +1,112 @@
+//! The audit log: appended inside the transaction of the change it records,
+//! read by auditors, walked by `civitas audit verify`.
+
+use super::{Store, StoreError, on_pool};
+use crate::audit::{AuditEntry, AuditEvent};
+
+/// Appends `$event` (an `&AuditEvent`) on transaction `$tx`. Evaluates to
+/// `Result<i64, StoreError>`, the entry's sequence number. Bumping the head
+/// row first takes its row lock, so concurrent appends from any instance are
+/// serialised and each chains to the one committed before it.
+macro_rules! append_audit {
+    ($tx:expr, $event:expr) => {
+        async {
+            let (seq, prev): (i64, String) = sqlx::query_as(
+                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            )
+            .fetch_one(&mut *$tx)
+            .await?;
+            let entry = $crate::audit::seal($event, seq, prev);
+            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+                .bind(&entry.hash)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO audit_entries (seq, at, actor, action, target, details, prev_hash, \
+                 hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(entry.seq)
+            .bind(entry.at)
+            .bind(&entry.actor)
+            .bind(&entry.action)
+            .bind(&entry.target)
+            .bind(&entry.details)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .execute(&mut *$tx)
+            .await?;
+            Ok::<i64, $crate::store::StoreError>(seq)
+        }
+    };
+}
+pub(crate) use append_audit;
+
+/// Which entries an auditor wants; empty filters match everything.
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+    /// Only entries before this sequence number (paging backwards).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Appends one entry on its own (for changes made outside a transaction
+    /// of ours, e.g. key rotation).
+    pub async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let seq = append_audit!(tx, event).await?;
+            tx.commit().await?;
+            Ok(seq)
+        })
+    }
+
+    /// Entries matching `filter`, newest first.
+    pub async fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        const SQL: &str = "SELECT seq, at, actor, action, target, details, prev_hash, hash \
+             FROM audit_entries \
+             WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) \
+             AND ($3 IS NULL OR target = $3) AND ($4 IS NULL OR at >= $4) \
+             AND ($5 IS NULL OR at < $5) AND ($6 IS NULL OR seq < $6) \
+             ORDER BY seq DESC LIMIT $7";
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(f.actor.as_deref())
+            .bind(f.action.as_deref())
+            .bind(f.target.as_deref())
+            .bind(f.from)
+            .bind(f.until)
+            .bind(f.before_seq)
+            .bind(f.limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// Up to `limit` entries after `after_seq`, oldest first (for verifying).
+    pub async fn audit_page(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        const SQL: &str = "SELECT seq, at, actor, action, target, details, prev_hash, hash \
+             FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2";
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// The last sequence number and hash written.
+    pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT seq, hash FROM audit_head WHERE id = 1"
+        )
+        .fetch_one(pool)
+        .await)?)
+    }
+}

@@ -1,0 +1,241 @@
+//! The population register: batched import inside one transaction, and the
+//! activation-code lookups of enrollment.
+
+use sqlx::{Postgres, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::audit::append_audit;
+use super::{Store, StoreError, on_pool};
+use crate::audit::AuditEvent;
+use crate::domain::CitizenId;
+
+/// One checked row of a register file.
+#[derive(Debug, Clone)]
+pub struct RegisterBatchRow {
+    pub register_ref: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: time::Date,
+    pub region_code: String,
+    pub phone: Option<String>,
+    pub code_hash: String,
+    pub line: i64,
+}
+
+/// A row that was not inserted because its register_ref was taken.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub register_ref: String,
+    pub line: i64,
+    /// The line of this file that holds the same reference, if that is where
+    /// it was taken; `None` when an earlier import holds it.
+    pub earlier_line: Option<i64>,
+}
+
+/// A register row found by its activation code.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RegisterEntry {
+    pub register_ref: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: time::Date,
+    pub region_code: String,
+    pub citizen_id: Option<Uuid>,
+}
+
+/// An import in progress: one open transaction.
+pub enum RegisterImportTx {
+    Sqlite(Transaction<'static, Sqlite>, Uuid),
+    Postgres(Transaction<'static, Postgres>, Uuid),
+}
+
+const INSERT_ONE: &str = "INSERT INTO register_entries (register_ref, given_name, family_name, \
+     birth_date, region_code, phone, code_hash, import_id, import_line) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (register_ref) DO NOTHING RETURNING register_ref";
+
+/// PostgreSQL takes a whole batch as arrays in one statement.
+const INSERT_BATCH_PG: &str = "INSERT INTO register_entries (register_ref, given_name, \
+     family_name, birth_date, region_code, phone, code_hash, import_id, import_line) \
+     SELECT r, g, f, b, reg, p, h, $8, l FROM UNNEST($1::text[], $2::text[], $3::text[], \
+     $4::date[], $5::text[], $6::text[], $7::text[], $9::bigint[]) AS t(r, g, f, b, reg, p, h, l) \
+     ON CONFLICT (register_ref) DO NOTHING RETURNING register_ref";
+
+const HOLDER: &str = "SELECT import_id, import_line FROM register_entries WHERE register_ref = $1";
+
+fn conflict(row: &RegisterBatchRow, holder: Option<(Uuid, i64)>, import: Uuid) -> Conflict {
+    Conflict {
+        register_ref: row.register_ref.clone(),
+        line: row.line,
+        earlier_line: holder.filter(|(id, _)| *id == import).map(|(_, l)| l),
+    }
+}
+
+impl RegisterImportTx {
+    /// Inserts a batch; returns the rows whose register_ref was taken.
+    pub async fn insert_batch(
+        &mut self,
+        rows: &[RegisterBatchRow],
+    ) -> Result<Vec<Conflict>, StoreError> {
+        let mut conflicts = Vec::new();
+        match self {
+            Self::Sqlite(tx, import) => {
+                for row in rows {
+                    let inserted: Option<String> = sqlx::query_scalar(INSERT_ONE)
+                        .bind(&row.register_ref)
+                        .bind(&row.given_name)
+                        .bind(&row.family_name)
+                        .bind(row.birth_date)
+                        .bind(&row.region_code)
+                        .bind(row.phone.as_deref())
+                        .bind(&row.code_hash)
+                        .bind(*import)
+                        .bind(row.line)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    if inserted.is_none() {
+                        let holder: Option<(Uuid, i64)> = sqlx::query_as(HOLDER)
+                            .bind(&row.register_ref)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                        conflicts.push(conflict(row, holder, *import));
+                    }
+                }
+            }
+            Self::Postgres(tx, import) => {
+                let col =
+                    |f: fn(&RegisterBatchRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
+                let inserted: Vec<String> = sqlx::query_scalar(INSERT_BATCH_PG)
+                    .bind(col(|r| r.register_ref.clone()))
+                    .bind(col(|r| r.given_name.clone()))
+                    .bind(col(|r| r.family_name.clone()))
+                    .bind(rows.iter().map(|r| r.birth_date).collect::<Vec<_>>())
+                    .bind(col(|r| r.region_code.clone()))
+                    .bind(rows.iter().map(|r| r.phone.clone()).collect::<Vec<_>>())
+                    .bind(col(|r| r.code_hash.clone()))
+                    .bind(*import)
+                    .bind(rows.iter().map(|r| r.line).collect::<Vec<_>>())
+                    .fetch_all(&mut **tx)
+                    .await?;
+                if inserted.len() < rows.len() {
+                    let inserted: std::collections::HashSet<&str> =
+                        inserted.iter().map(String::as_str).collect();
+                    let mut seen = std::collections::HashSet::new();
+                    for row in rows {
+                        // The first occurrence of a reference within the
+                        // batch is the one inserted.
+                        if inserted.contains(row.register_ref.as_str())
+                            && seen.insert(row.register_ref.as_str())
+                        {
+                            continue;
+                        }
+                        let holder: Option<(Uuid, i64)> = sqlx::query_as(HOLDER)
+                            .bind(&row.register_ref)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                        conflicts.push(conflict(row, holder, *import));
+                    }
+                }
+            }
+        }
+        Ok(conflicts)
+    }
+
+    /// Records the import and its audit entry, and commits.
+    pub async fn finish(
+        self,
+        source: &str,
+        rows: u64,
+        actor: &str,
+        now: i64,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO register_imports (id, source, row_count, imported_by, \
+             imported_at) VALUES ($1, $2, $3, $4, $5)";
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        macro_rules! finish {
+            ($tx:ident, $import:expr) => {{
+                sqlx::query(SQL)
+                    .bind($import)
+                    .bind(source)
+                    .bind(rows)
+                    .bind(actor)
+                    .bind(now)
+                    .execute(&mut *$tx)
+                    .await?;
+                append_audit!($tx, event).await?;
+                $tx.commit().await?;
+            }};
+        }
+        match self {
+            Self::Sqlite(mut tx, import) => finish!(tx, import),
+            Self::Postgres(mut tx, import) => finish!(tx, import),
+        }
+        Ok(())
+    }
+
+    /// Throws the import away.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(tx, _) => tx.rollback().await?,
+            Self::Postgres(tx, _) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn begin_register_import(&self, id: Uuid) -> Result<RegisterImportTx, StoreError> {
+        Ok(match self {
+            Self::Sqlite(pool) => RegisterImportTx::Sqlite(pool.begin().await?, id),
+            Self::Postgres(pool) => RegisterImportTx::Postgres(pool.begin().await?, id),
+        })
+    }
+
+    /// Register rows whose activation code hashes to `code_hash` (almost
+    /// always one; two 60-bit codes may coincide in a huge register).
+    pub async fn register_entries_by_code(
+        &self,
+        code_hash: &str,
+    ) -> Result<Vec<RegisterEntry>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT register_ref, given_name, family_name, birth_date, region_code, citizen_id \
+             FROM register_entries WHERE code_hash = $1 LIMIT 4"
+        )
+        .bind(code_hash)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    pub async fn find_register_entry(
+        &self,
+        register_ref: &str,
+    ) -> Result<Option<RegisterEntry>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT register_ref, given_name, family_name, birth_date, region_code, citizen_id \
+             FROM register_entries WHERE register_ref = $1"
+        )
+        .bind(register_ref)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// The register row a citizen is linked to, if any.
+    pub async fn register_ref_of(&self, citizen: CitizenId) -> Result<Option<String>, StoreError> {
+        let r: Option<Option<String>> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT register_ref FROM citizens WHERE id = $1"
+        )
+        .bind(citizen.0)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(r.flatten())
+    }
+
+    pub async fn count_register_entries(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM register_entries"
+        )
+        .fetch_one(pool)
+        .await)?)
+    }
+}

@@ -1,0 +1,196 @@
+//! Staff roles, invitations, and the regions a registrar covers.
+
+use uuid::Uuid;
+
+use super::audit::append_audit;
+use super::{Store, StoreError, on_pool};
+use crate::audit::AuditEvent;
+use crate::domain::CitizenId;
+
+/// A role held by a citizen; `region_code` is empty except for registrars.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RoleRow {
+    pub citizen_id: Uuid,
+    pub role: String,
+    pub region_code: String,
+    pub granted_at: i64,
+}
+
+/// A member of staff as listed for administrators.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffRow {
+    pub national_id: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub role: String,
+    pub region_code: String,
+    pub granted_at: i64,
+}
+
+/// An invitation to a role, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InvitationRow {
+    pub token_hash: String,
+    pub role: String,
+    /// Comma-separated region codes (registrars only).
+    pub regions: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub used_by: Option<Uuid>,
+}
+
+/// Outcome of accepting an invitation.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Accepted {
+    Granted,
+    /// No such invitation, or it was already used or has expired.
+    Unusable,
+}
+
+/// The regions covered by `$citizen`'s registrar roles, sub-regions included,
+/// as a recursive common table expression named `scope(code)`.
+macro_rules! scope_cte {
+    () => {
+        "WITH RECURSIVE scope(code) AS ( \
+           SELECT region_code FROM staff_roles WHERE citizen_id = $1 AND role = 'registrar' \
+           UNION SELECT r.code FROM regions r JOIN scope s ON r.parent_code = s.code) "
+    };
+}
+pub(crate) use scope_cte;
+
+impl Store {
+    pub async fn roles_of(&self, citizen: CitizenId) -> Result<Vec<RoleRow>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT citizen_id, role, region_code, granted_at FROM staff_roles \
+             WHERE citizen_id = $1 ORDER BY role, region_code"
+        )
+        .bind(citizen.0)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Whether anyone holds `role`.
+    pub async fn role_held(&self, role: &str) -> Result<bool, StoreError> {
+        let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT 1 FROM staff_roles WHERE role = $1 LIMIT 1"
+        )
+        .bind(role)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.is_some())
+    }
+
+    /// Every role held, with the holder's name, for the staff page.
+    pub async fn list_staff(&self) -> Result<Vec<StaffRow>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT c.national_id, c.given_name, c.family_name, r.role, r.region_code, \
+             r.granted_at FROM staff_roles r JOIN citizens c ON c.id = r.citizen_id \
+             ORDER BY c.family_name, c.given_name, r.role, r.region_code"
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// True when `region` is one of the citizen's registrar regions or lies
+    /// beneath one.
+    pub async fn registrar_covers(
+        &self,
+        registrar: CitizenId,
+        region: &str,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = concat!(scope_cte!(), "SELECT 1 FROM scope WHERE code = $2");
+        let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(registrar.0)
+            .bind(region)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
+    }
+
+    pub async fn insert_invitation(
+        &self,
+        inv: &InvitationRow,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO staff_invitations (token_hash, role, regions, created_by, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&inv.token_hash)
+            .bind(&inv.role)
+            .bind(&inv.regions)
+            .bind(&inv.created_by)
+            .bind(inv.created_at)
+            .bind(inv.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, event).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn find_invitation(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<InvitationRow>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT token_hash, role, regions, created_by, created_at, expires_at, used_at, \
+             used_by FROM staff_invitations WHERE token_hash = $1"
+        )
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// Uses the invitation once and grants its role (one row per region),
+    /// recording `event`, all or nothing.
+    pub async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        citizen: CitizenId,
+        now: i64,
+        event: &AuditEvent,
+    ) -> Result<Accepted, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let taken: Option<(String, String)> = sqlx::query_as(
+                "UPDATE staff_invitations SET used_at = $1, used_by = $2 \
+                 WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1 \
+                 RETURNING role, regions",
+            )
+            .bind(now)
+            .bind(citizen.0)
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((role, regions)) = taken else {
+                return Ok(Accepted::Unusable);
+            };
+            let codes: Vec<&str> = if regions.is_empty() {
+                vec![""]
+            } else {
+                regions.split(',').collect()
+            };
+            for code in codes {
+                sqlx::query(
+                    "INSERT INTO staff_roles (citizen_id, role, region_code, granted_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(citizen.0)
+                .bind(&role)
+                .bind(code)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            append_audit!(tx, event).await?;
+            tx.commit().await?;
+            Ok(Accepted::Granted)
+        })
+    }
+}
