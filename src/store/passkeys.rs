@@ -85,8 +85,15 @@ impl Store {
             citizen.birth_date,
             &citizen.region,
         );
+        // SQLite: take the write lock at BEGIN. A deferred transaction that
+        // reads first cannot upgrade once another connection has written,
+        // and fails at once ("database is locked") instead of waiting.
+        let begin = match self {
+            Store::Sqlite(_) => "BEGIN IMMEDIATE",
+            Store::Postgres(_) => "BEGIN",
+        };
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             let existing: Option<Uuid> =
                 sqlx::query_scalar("SELECT id FROM citizens WHERE dedup_key = $1 LIMIT 1")
                     .bind(&key)
