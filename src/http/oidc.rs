@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::error::AppError;
-use crate::oidc::{OAuthError, grant, keyring};
+use crate::oidc::{OAuthError, grant};
 use crate::startup::AppState;
 
 /// `Access-Control-Allow-Origin` for a request from a registered app's origin.
@@ -67,15 +67,19 @@ pub async fn discovery(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
     cors(&state, &req, response).await
 }
 
-/// `GET /jwks.json`: every published public key.
+/// `GET /jwks.json`: every published public key, served from memory as
+/// prepared bytes (see `KeyCache::jwks` for how fresh they are).
 pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let body = keyring::jwks(&state.store, state.clock.unix())
+    let published = state
+        .provider
+        .keys
+        .jwks(&state.store, state.clock.unix())
         .await
         .map_err(AppError::internal)?;
     let response = HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .content_type("application/jwk-set+json")
-        .json(body);
+        .body(web::Bytes::from_owner(published.body.clone()));
     Ok(cors(&state, &req, response).await)
 }
 

@@ -117,6 +117,8 @@ pub async fn token(
     }
     let client = authenticate_client(state, authorization, form).await?;
     let now = state.clock.unix();
+    // The hash of the refresh token this request spends, if any.
+    let mut spent = None;
     let grant = match grant_type {
         "authorization_code" => {
             let code = param(form, "code")
@@ -181,19 +183,14 @@ pub async fn token(
                     "The refresh token was issued to another client.",
                 ));
             }
-            let row = state
-                .store
-                .use_refresh_token(&hash, now)
-                .await?
-                .ok_or_else(|| OAuthError::invalid_grant("The refresh token is unknown."))?;
-            if row.used_at.is_some() {
+            // The token is spent in the same transaction that stores its
+            // successor (see `issue_tokens`); here it is only checked.
+            if known.used_at.is_some() {
                 // Reuse of a rotated token: the family is compromised.
-                state.store.revoke_grant(row.grant_id, now).await?;
-                return Err(OAuthError::invalid_grant(
-                    "The refresh token was already used; the session with this app is revoked.",
-                ));
+                state.store.revoke_grant(known.grant_id, now).await?;
+                return Err(reused_refresh_token());
             }
-            if row.expires_at <= now {
+            if known.expires_at <= now {
                 return Err(OAuthError::invalid_grant("The refresh token has expired."));
             }
             if let Some(asked) = param(form, "scope") {
@@ -208,6 +205,7 @@ pub async fn token(
                     ));
                 }
             }
+            spent = Some(hash);
             grant
         }
     };
@@ -230,17 +228,27 @@ pub async fn token(
         &grant,
         &citizen,
         grant_type == "authorization_code",
+        spent.as_deref(),
     )
     .await
 }
 
-/// Access token, ID token and (with `offline_access`) a refresh token.
+fn reused_refresh_token() -> OAuthError {
+    OAuthError::invalid_grant(
+        "The refresh token was already used; the session with this app is revoked.",
+    )
+}
+
+/// Access token, ID token and (with `offline_access`) a refresh token. A
+/// refresh grant's `spent` token is marked used in the transaction that
+/// stores its successor: one commit, and never a used token without one.
 async fn issue_tokens(
     state: &AppState,
     client: &Client,
     grant: &GrantRow,
     citizen: &crate::domain::Citizen,
     with_nonce: bool,
+    spent: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let provider = &state.provider;
     let now = state.clock.unix();
@@ -260,10 +268,6 @@ async fn issue_tokens(
         acr: grant.acr.clone(),
         gid: grant.id,
     };
-    let access_token = provider
-        .sign_access(state, &access)
-        .await
-        .map_err(internal)?;
     let alg = Alg::parse(&client.id_token_alg).unwrap_or(Alg::RS256);
     let id = IdClaims {
         iss: issuer,
@@ -283,8 +287,8 @@ async fn issue_tokens(
         sid: grant.session_id.to_string(),
         at_hash: None,
     };
-    let id_token = provider
-        .sign_id(state, alg, id, &access_token)
+    let (access_token, id_token) = provider
+        .sign_tokens(state, &access, alg, id)
         .await
         .map_err(internal)?;
     let mut body = json!({
@@ -294,13 +298,45 @@ async fn issue_tokens(
         "id_token": id_token,
         "scope": grant.scope,
     });
-    if grant.scope.split(' ').any(|s| s == "offline_access") {
-        let (refresh, hash) = new_secret();
-        state
-            .store
-            .insert_refresh_token(&hash, grant.id, now, now + REFRESH_TOKEN_TTL)
-            .await?;
-        body["refresh_token"] = json!(refresh);
+    let offline = grant.scope.split(' ').any(|s| s == "offline_access");
+    match (offline, spent) {
+        (true, _) => {
+            let (refresh, hash) = new_secret();
+            let expires = now + REFRESH_TOKEN_TTL;
+            let stored = match spent {
+                Some(old) => {
+                    state
+                        .store
+                        .rotate_refresh_token(old, &hash, grant.id, now, expires)
+                        .await?
+                }
+                None => {
+                    state
+                        .store
+                        .insert_refresh_token(&hash, grant.id, now, expires)
+                        .await?;
+                    true
+                }
+            };
+            if !stored {
+                // Spent by a concurrent request meanwhile: a reuse.
+                state.store.revoke_grant(grant.id, now).await?;
+                return Err(reused_refresh_token());
+            }
+            body["refresh_token"] = json!(refresh);
+        }
+        (false, Some(old)) => {
+            if state
+                .store
+                .use_refresh_token(old, now)
+                .await?
+                .is_some_and(|r| r.used_at.is_some())
+            {
+                state.store.revoke_grant(grant.id, now).await?;
+                return Err(reused_refresh_token());
+            }
+        }
+        (false, None) => {}
     }
     Ok(body)
 }

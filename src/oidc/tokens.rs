@@ -1,6 +1,6 @@
 //! ID tokens (OIDC Core §2), JWT access tokens (RFC 9068) and their checks.
 
-use jsonwebtoken::{Validation, decode, decode_header};
+use jsonwebtoken::{DecodingKey, Header, Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -52,30 +52,24 @@ pub struct IdClaims {
 }
 
 impl Provider {
-    /// Signs an access token.
-    pub async fn sign_access(
+    /// Signs one token response: the access token (ES256) and the ID token
+    /// (`id_alg`, with the access token's `at_hash`), reading which keys are
+    /// active once for both.
+    pub async fn sign_tokens(
         &self,
         state: &AppState,
-        claims: &AccessClaims,
-    ) -> anyhow::Result<String> {
-        let key = self
+        access: &AccessClaims,
+        id_alg: Alg,
+        mut id: IdClaims,
+    ) -> anyhow::Result<(String, String)> {
+        let [access_key, id_key] = self
             .keys
-            .signer(&state.store, &self.master, ACCESS_TOKEN_ALG)
+            .signers(&state.store, &self.master, [ACCESS_TOKEN_ALG, id_alg])
             .await?;
-        key.sign("at+jwt", claims)
-    }
-
-    /// Signs an ID token with `alg`, adding `at_hash` for `access_token`.
-    pub async fn sign_id(
-        &self,
-        state: &AppState,
-        alg: Alg,
-        mut claims: IdClaims,
-        access_token: &str,
-    ) -> anyhow::Result<String> {
-        claims.at_hash = Some(half_hash(alg, access_token));
-        let key = self.keys.signer(&state.store, &self.master, alg).await?;
-        key.sign("JWT", &claims)
+        let access_token = access_key.sign("at+jwt", access)?;
+        id.at_hash = Some(half_hash(id_alg, &access_token));
+        let id_token = id_key.sign("JWT", &id)?;
+        Ok((access_token, id_token))
     }
 
     /// Verifies a token we signed: known kid, matching algorithm, our issuer.
@@ -88,35 +82,18 @@ impl Provider {
         check_exp: bool,
     ) -> Option<T> {
         let header = decode_header(token).ok()?;
-        if let Some(typ) = typ
-            && header.typ.as_deref().map(str::to_ascii_lowercase) != Some(typ.to_string())
-        {
-            return None;
-        }
-        let kid = header.kid?;
         let now = state.clock.unix();
-        let key = self.keys.verifier(&state.store, &kid, now).await.ok()??;
-        let (alg, decoding) = &*key;
-        if header.alg != alg.jwt() {
-            return None;
-        }
-        let mut validation = Validation::new(alg.jwt());
-        validation.set_issuer(&[state.settings.issuer.as_str()]);
-        validation.validate_aud = false;
-        validation.validate_exp = false;
-        validation.required_spec_claims.clear();
-        let data = decode::<serde_json::Value>(token, decoding, &validation).ok()?;
-        // Expiry against the application clock, not the system clock.
-        if check_exp
-            && data
-                .claims
-                .get("exp")
-                .and_then(serde_json::Value::as_i64)
-                .is_none_or(|exp| exp <= now)
-        {
-            return None;
-        }
-        serde_json::from_value(data.claims).ok()
+        let kid = header.kid.as_deref()?;
+        let key = self.keys.verifier(&state.store, kid, now).await.ok()??;
+        let expiry = check_exp.then_some(now);
+        check(
+            &key,
+            &header,
+            token,
+            state.settings.issuer.as_str(),
+            typ,
+            expiry,
+        )
     }
 
     /// A valid, unexpired access token's claims.
@@ -128,4 +105,46 @@ impl Provider {
     pub async fn verify_id_hint(&self, state: &AppState, token: &str) -> Option<IdClaims> {
         self.verify(state, token, Some("jwt"), false).await
     }
+}
+
+/// Checks a token against its verification key: the header's `typ` and
+/// `alg`, the signature, our issuer and, with `expiry_at`, that it has not
+/// expired by then (the application clock, not the system's). Needs no
+/// database, so the cost of a verification can be measured alone.
+pub fn check<T: for<'de> Deserialize<'de>>(
+    key: &(Alg, DecodingKey),
+    header: &Header,
+    token: &str,
+    issuer: &str,
+    typ: Option<&str>,
+    expiry_at: Option<i64>,
+) -> Option<T> {
+    if let Some(typ) = typ
+        && !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(typ))
+    {
+        return None;
+    }
+    let (alg, decoding) = key;
+    if header.alg != alg.jwt() {
+        return None;
+    }
+    let mut validation = Validation::new(alg.jwt());
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let data = decode::<serde_json::Value>(token, decoding, &validation).ok()?;
+    if let Some(now) = expiry_at
+        && data
+            .claims
+            .get("exp")
+            .and_then(serde_json::Value::as_i64)
+            .is_none_or(|exp| exp <= now)
+    {
+        return None;
+    }
+    serde_json::from_value(data.claims).ok()
 }

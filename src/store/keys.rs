@@ -57,6 +57,17 @@ impl Store {
         .await)?)
     }
 
+    /// `(alg, kid)` of every key not retired, newest first: read on every
+    /// token response, so it leaves the sealed keys in the database.
+    pub async fn active_signing_kids(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT alg, kid FROM signing_keys WHERE retired_at IS NULL \
+             ORDER BY created_at DESC, kid"
+        )
+        .fetch_all(pool)
+        .await)?)
+    }
+
     /// Retires every key of `alg` but `keep`: no longer used to sign, still
     /// published until `unpublish_at`.
     pub async fn retire_signing_keys(

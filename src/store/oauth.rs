@@ -256,6 +256,45 @@ impl Store {
         Ok(())
     }
 
+    /// Spends `old_hash` and stores its successor in one transaction, so a
+    /// rotation is one commit and a spent token always has a successor.
+    /// False (and nothing written) when `old_hash` was already spent.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        grant_id: Uuid,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let spent = sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+            )
+            .bind(now)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if spent != 1 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+                 VALUES ($1, $2, $3, $4, NULL)",
+            )
+            .bind(new_hash)
+            .bind(grant_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
     /// Marks a refresh token used; like `use_code`, an already-used token
     /// comes back with `used_at` set.
     pub async fn use_refresh_token(
