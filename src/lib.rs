@@ -14,5 +14,6 @@ pub mod session;
 pub mod staff;
 pub mod startup;
 pub mod store;
+pub mod sweeper;
 pub mod telemetry;
 pub mod throttle;

@@ -37,6 +37,8 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    /// The expired-row sweep (system clock only).
+    sweeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -91,6 +93,7 @@ impl Application {
         let discovery = web::Bytes::from(serde_json::to_vec(&crate::oidc::discovery::document(
             settings.issuer.as_str(),
         ))?);
+        let sweeps = matches!(clock, Clock::System);
         let state = web::Data::new(AppState {
             store: store.clone(),
             clock,
@@ -113,10 +116,12 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
+        let sweeper = sweeps.then(|| crate::sweeper::spawn(store.clone()));
         Ok(Self {
             port,
             server: server.run(),
             store,
+            sweeper,
         })
     }
 
@@ -137,6 +142,9 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
+        if let Some(sweeper) = self.sweeper {
+            sweeper.abort();
+        }
         self.store.close().await;
         tracing::info!("civitas stopped");
         Ok(())

@@ -8,6 +8,9 @@ use actix_web::http::StatusCode;
 use crate::error::AppError;
 use crate::startup::AppState;
 
+/// The longest window any throttle uses: older windows can be swept.
+pub const LONGEST_WINDOW: i64 = 3600;
+
 /// A throttle: at most `max` failures per `window` seconds for `key`.
 pub struct Throttle {
     pub key: String,

@@ -57,7 +57,7 @@ pub(super) async fn begin(
         citizen_id,
         expires_at: now + CEREMONY_TTL.whole_seconds(),
     };
-    state.store.insert_ceremony(&id_hash, &row, now).await?;
+    state.store.insert_ceremony(&id_hash, &row).await?;
     Ok(Started {
         ceremony_id,
         public_key: options,

@@ -9,7 +9,7 @@ use crate::startup::AppState;
 use crate::store::RegisterEntry;
 use crate::throttle::Throttle;
 
-const HOUR: i64 = 3600;
+const HOUR: i64 = crate::throttle::LONGEST_WINDOW;
 pub const MAX_FAILURES_PER_CODE: i64 = 5;
 pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 

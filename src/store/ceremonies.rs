@@ -27,18 +27,13 @@ pub enum Taken {
 }
 
 impl Store {
-    /// Stores a new ceremony; also clears ceremonies that expired before `now`.
+    /// Stores a new ceremony (expired ones are swept, see `sweep_expired`).
     pub async fn insert_ceremony(
         &self,
         id_hash: &str,
         row: &CeremonyRow,
-        now: i64,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            sqlx::query("DELETE FROM ceremonies WHERE expires_at < $1")
-                .bind(now)
-                .execute(pool)
-                .await?;
             sqlx::query(
                 "INSERT INTO ceremonies (id_hash, kind, state, payload, citizen_id, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",

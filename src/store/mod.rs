@@ -16,6 +16,7 @@ mod registrar;
 mod sessions;
 pub mod sqlite;
 mod staff;
+mod sweep;
 mod throttles;
 
 use sqlx::{PgPool, SqlitePool};

@@ -319,6 +319,7 @@ impl Store {
             Table::AuditEntries => "SELECT COUNT(*) FROM audit_entries",
             Table::StaffRoles => "SELECT COUNT(*) FROM staff_roles",
             Table::StaffInvitations => "SELECT COUNT(*) FROM staff_invitations",
+            Table::Throttles => "SELECT COUNT(*) FROM throttles",
             Table::VerificationRequests => "SELECT COUNT(*) FROM verification_requests",
             Table::ProofingRecords => "SELECT COUNT(*) FROM proofing_records",
             Table::Grants => "SELECT COUNT(*) FROM grants WHERE revoked_at IS NULL",
@@ -342,6 +343,7 @@ pub enum Table {
     AuditEntries,
     StaffRoles,
     StaffInvitations,
+    Throttles,
     VerificationRequests,
     ProofingRecords,
     /// Grants not revoked.

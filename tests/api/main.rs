@@ -25,3 +25,4 @@ mod registry_import;
 mod registry_lifecycle;
 mod registry_staff;
 mod registry_support;
+mod sweep;
