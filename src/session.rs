@@ -29,7 +29,7 @@ pub fn new_secret() -> (String, String) {
 /// SHA-256 of a secret, hex-encoded: what the database keeps.
 pub fn hash_secret(secret: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::encoding::hex(digest.as_ref())
 }
 
 /// A session to be stored, and the token for the cookie.

@@ -105,16 +105,7 @@ pub fn entry_hash(
     ctx.update(prev_hash.as_bytes());
     ctx.update(b"\n");
     ctx.update(&body);
-    hex(ctx.finish().as_ref())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    crate::encoding::hex(ctx.finish().as_ref())
 }
 
 /// Seals an event as entry `seq`, chained to `prev_hash`.

@@ -109,9 +109,8 @@ pub async fn verify(
     body: web::Json<Evidence>,
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(&state, &req).await?;
-    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
-    desk::verify(&state, &staff, &citizen, &body).await?;
-    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
+    let mut citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
+    desk::verify(&state, &staff, &mut citizen, &body).await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
@@ -146,7 +145,7 @@ async fn lifecycle(
     change: Lifecycle,
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(state, req).await?;
-    let citizen = desk::citizen_in_scope(state, &staff, national_id).await?;
+    let mut citizen = desk::citizen_in_scope(state, &staff, national_id).await?;
     let details = if change == Lifecycle::RecordDeath {
         let date = parse_birth_date(
             body.date_of_death.as_deref().unwrap_or_default(),
@@ -165,8 +164,7 @@ async fn lifecycle(
     } else {
         json!({ "reason": desk::parse_reason(body.reason.as_deref())? })
     };
-    desk::change_status(state, &staff, &citizen, change, details).await?;
-    let citizen = desk::citizen_in_scope(state, &staff, national_id).await?;
+    desk::change_status(state, &staff, &mut citizen, change, details).await?;
     Ok(ok(citizen_view(state, &citizen).await?))
 }
 
@@ -207,7 +205,6 @@ pub async fn merge(
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(&state, &req).await?;
     let kept = desk::merge(&state, &staff, case_id(&path)?, &body.survivor).await?;
-    let kept = desk::citizen_in_scope(&state, &staff, &kept.national_id.as_digits()).await?;
     Ok(ok(citizen_view(&state, &kept).await?))
 }
 

@@ -25,7 +25,7 @@ pub async fn accept_invitation(
         &state.store,
         &body.token,
         who.citizen.id,
-        staff::actor(&who.citizen),
+        staff::audit_name(&who.citizen),
         state.clock.unix(),
     )
     .await?;

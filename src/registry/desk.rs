@@ -127,11 +127,11 @@ fn changed_meanwhile() -> AppError {
     )
 }
 
-/// Applies a lifecycle change.
+/// Applies a lifecycle change, and to `citizen` as well.
 pub async fn change_status(
     state: &AppState,
     staff: &Staff,
-    citizen: &Citizen,
+    citizen: &mut Citizen,
     change: Lifecycle,
     details: serde_json::Value,
 ) -> Result<(), AppError> {
@@ -149,7 +149,7 @@ pub async fn change_status(
     let event = AuditEvent::new(
         staff.actor(),
         change.action(),
-        staff::target(citizen),
+        staff::audit_name(citizen),
         details,
         state.clock.unix(),
     );
@@ -158,6 +158,7 @@ pub async fn change_status(
         .change_status(citizen.id, change.from(), change.to(), &event)
         .await?
     {
+        citizen.status = change.to();
         Ok(())
     } else {
         Err(changed_meanwhile())
@@ -176,11 +177,12 @@ fn one_of(value: &str, allowed: &[&str], code: &'static str, what: &str) -> Resu
 }
 
 /// Raises a level-1 citizen to level 2 after an in-person check, keeping the
-/// proofing record (the document number only as a keyed hash).
+/// proofing record (the document number only as a keyed hash); `citizen` is
+/// raised as well.
 pub async fn verify(
     state: &AppState,
     staff: &Staff,
-    citizen: &Citizen,
+    citizen: &mut Citizen,
     evidence: &Evidence,
 ) -> Result<(), AppError> {
     one_of(
@@ -243,7 +245,7 @@ pub async fn verify(
     let event = AuditEvent::new(
         staff.actor(),
         "citizen.verify",
-        staff::target(citizen),
+        staff::audit_name(citizen),
         json!({
             "evidence_type": record.evidence_type,
             "issuing_authority": record.issuing_authority,
@@ -254,6 +256,7 @@ pub async fn verify(
         now,
     );
     if state.store.verify_citizen(&record, &event).await? {
+        citizen.assurance_level = AssuranceLevel::Verified;
         Ok(())
     } else {
         Err(changed_meanwhile())
@@ -270,7 +273,7 @@ pub async fn reject(
     let event = AuditEvent::new(
         staff.actor(),
         "citizen.verification_rejected",
-        staff::target(citizen),
+        staff::audit_name(citizen),
         json!({ "reason": reason }),
         state.clock.unix(),
     );
@@ -326,7 +329,8 @@ async fn open_case(
 }
 
 /// Merges a duplicate case: `survivor` (one of the two national IDs) stays,
-/// the other is revoked and its passkeys move over.
+/// the other is revoked and its passkeys move over. Returns the survivor as
+/// it is after the merge.
 pub async fn merge(
     state: &AppState,
     staff: &Staff,
@@ -342,7 +346,7 @@ pub async fn merge(
         ));
     };
     let survivor_id = NationalId::parse(survivor).ok();
-    let (keep, drop) = if survivor_id.as_ref() == Some(&matched.national_id) {
+    let (mut keep, drop) = if survivor_id.as_ref() == Some(&matched.national_id) {
         (matched, duplicate)
     } else if survivor_id.as_ref() == Some(&duplicate.national_id) {
         (duplicate, matched)
@@ -374,11 +378,12 @@ pub async fn merge(
     let event = AuditEvent::new(
         staff.actor(),
         "citizen.merge",
-        staff::target(&drop),
+        staff::audit_name(&drop),
         json!({ "case": case.id, "survivor": keep.national_id.as_digits() }),
         now,
     );
     if state.store.merge_citizens(&merge, &event).await? {
+        keep.assurance_level = keep.assurance_level.max(drop.assurance_level);
         Ok(keep)
     } else {
         Err(changed_meanwhile())
@@ -396,7 +401,7 @@ pub async fn dismiss(
     let event = AuditEvent::new(
         staff.actor(),
         "duplicate.dismiss",
-        staff::target(&matched),
+        staff::audit_name(&matched),
         json!({ "case": case.id, "reason": reason }),
         state.clock.unix(),
     );

@@ -99,12 +99,12 @@ impl RegistryKeys {
 
     /// What the database keeps of an activation code.
     pub fn activation_hash(&self, code: &activation::ActivationCode) -> String {
-        crate::audit::hex(hmac::sign(&self.activation, code.data().as_bytes()).as_ref())
+        crate::encoding::hex(hmac::sign(&self.activation, code.data().as_bytes()).as_ref())
     }
 
     /// What the database keeps of an identity document's number (already
     /// normalised to upper-case letters and digits).
     pub fn document_hash(&self, number: &str) -> String {
-        crate::audit::hex(hmac::sign(&self.document, number.as_bytes()).as_ref())
+        crate::encoding::hex(hmac::sign(&self.document, number.as_bytes()).as_ref())
     }
 }

@@ -69,7 +69,7 @@ impl Staff {
 
     /// The name this member of staff has in the audit log.
     pub fn actor(&self) -> String {
-        actor(self.citizen())
+        audit_name(self.citizen())
     }
 
     /// Refuses (403) unless the passkey sign-in behind this session is
@@ -87,13 +87,8 @@ impl Staff {
     }
 }
 
-/// The audit-log name of a citizen acting as staff.
-pub fn actor(citizen: &Citizen) -> String {
-    format!("citizen:{}", citizen.national_id.as_digits())
-}
-
-/// The audit-log name of a citizen acted upon.
-pub fn target(citizen: &Citizen) -> String {
+/// How the audit log names a citizen, whether acting as staff or acted upon.
+pub fn audit_name(citizen: &Citizen) -> String {
     format!("citizen:{}", citizen.national_id.as_digits())
 }
 

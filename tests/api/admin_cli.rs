@@ -1,27 +1,18 @@
 //! `civitas client ...` and `civitas keys rotate` against a running server's
 //! database.
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{self, TestApp};
 use crate::oidc_flows::*;
 
-/// The master key the test servers use (see `Settings::for_tests`).
-const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
-
+/// The binary on the test database: (success, stdout, stderr).
 fn civitas(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_civitas"))
-        .args(args)
-        .env("CIVITAS_DATABASE_URL", &app.db_url)
-        .env("CIVITAS_MASTER_KEY", TEST_MASTER_KEY)
-        .output()
-        .unwrap();
+    let out = helpers::civitas(app, args);
     (
         out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        helpers::stdout(&out),
+        helpers::stderr(&out),
     )
 }
 

@@ -1,14 +1,11 @@
 //! Staff roles: the first-start admin invitation, invitations from the API
 //! and the command line, role checks, and the recent sign-in rule.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-
 use civitas::staff::Role;
 use civitas::store::Table;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, free_port};
+use crate::helpers::{ServerProcess, TestApp, assert_error};
 use crate::registry_support::*;
 
 const INVITATIONS: &str = "/api/v1/admin/invitations";
@@ -51,50 +48,14 @@ async fn the_first_start_creates_an_audited_admin_invitation(app: TestApp) {
 /// start-up, so after any invitation was printed), stops it with SIGTERM,
 /// and returns what it printed.
 async fn serve_and_collect_stdout(app: &TestApp) -> String {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_civitas"))
-        .arg("serve")
-        .current_dir(std::env::temp_dir())
-        .env("CIVITAS_DATABASE_URL", &app.db_url)
-        .env("CIVITAS_MASTER_KEY", TEST_MASTER_KEY)
-        .env("CIVITAS_CONFIG", "/nonexistent/civitas.toml")
-        .env("CIVITAS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CIVITAS_ISSUER", format!("http://localhost:{port}"))
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert!(
-        ready,
-        "civitas serve did not become ready on {port}:\n{out}"
-    );
-    out
+    let envs = [
+        ("CIVITAS_DATABASE_URL", app.db_url.clone()),
+        ("CIVITAS_MASTER_KEY", TEST_MASTER_KEY.to_string()),
+        ("CIVITAS_CONFIG", "/nonexistent/civitas.toml".to_string()),
+        ("NO_COLOR", "1".to_string()),
+    ];
+    let server = ServerProcess::start_capturing(&std::env::temp_dir(), &envs).await;
+    server.stop_and_read().1
 }
 
 async fn invitations_grant_roles_once_and_expire_after_a_day(app: TestApp) {

@@ -3,7 +3,6 @@
 //! letters, row-count snapshots, the `civitas` binary and raw SQL.
 
 use std::future::Future;
-use std::process::{Command, Output};
 
 use civitas::audit::AuditEntry;
 use civitas::staff::Role;
@@ -14,11 +13,7 @@ use crate::authenticator::{SoftAuthenticator, Tweaks};
 use crate::helpers::{TestApp, assert_error, browser_client};
 use crate::passkey_flows::{finish, login_with, start_enrollment};
 
-/// The master key the test servers use (see `Settings::for_tests`).
-pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
-/// The `USER` the `civitas` binary runs as, so CLI audit actors are known.
-pub const CLI_USER: &str = "registry-test";
-pub const CLI_ACTOR: &str = "cli:registry-test";
+pub use crate::helpers::{CLI_ACTOR, TEST_MASTER_KEY, civitas, civitas_with_env, stderr, stdout};
 
 const ENROLL_FINISH: &str = "/api/v1/enrollment/finish";
 
@@ -354,33 +349,6 @@ pub async fn audit_entries(app: &TestApp, action: &str) -> Vec<AuditEntry> {
 /// Every audit entry, oldest first.
 pub async fn all_audit_entries(app: &TestApp) -> Vec<AuditEntry> {
     app.store.audit_page(0, 100_000).await.unwrap()
-}
-
-/// Runs the `civitas` binary against the test database.
-pub fn civitas(app: &TestApp, args: &[&str]) -> Output {
-    civitas_with_env(app, args, &[])
-}
-
-/// Like [`civitas`], with more environment variables.
-pub fn civitas_with_env(app: &TestApp, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_civitas"))
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .env("CIVITAS_DATABASE_URL", &app.db_url)
-        .env("CIVITAS_MASTER_KEY", TEST_MASTER_KEY)
-        .env("CIVITAS_CONFIG", "/nonexistent/civitas.toml")
-        .env("USER", CLI_USER)
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap()
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Moves the test clock up to the system clock, which the `civitas` binary
