@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::audit::{self, AuditEvent, verify::Verifier};
 use crate::clock::Clock;
-use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
+use crate::config::{DatabaseArgs, LogFormat, ServeArgs, Settings};
 use crate::domain::client::SubjectType;
 use crate::oidc::clients::{self, NewClient};
 use crate::oidc::keyring;
@@ -39,7 +39,23 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the service.
-    Serve(ServeArgs),
+    Serve {
+        #[command(flatten)]
+        settings: ServeArgs,
+        /// Load the demo country first if the database is empty (see
+        /// `civitas demo`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load a demo country into an empty database: a register for the
+    /// sample regions, two campaigns and five weeks of enrollments.
+    Demo {
+        #[command(flatten)]
+        settings: ServeArgs,
+        /// Register rows to make.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..=2_000_000))]
+        people: u32,
+    },
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Register and manage relying-party apps (OpenID Connect clients).
@@ -161,17 +177,56 @@ pub enum KeysCommand {
     Rotate,
 }
 
+/// Loads the demo country and says what it holds.
+async fn load_demo(store: &Store, settings: &Settings, people: u32) -> anyhow::Result<()> {
+    let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)?;
+    let demo = crate::campaign::demo::load(
+        store,
+        &RegistryKeys::new(&master),
+        Clock::System.now(),
+        people,
+        &audit::cli_actor(),
+    )
+    .await?;
+    println!(
+        "Demo country loaded: {} register rows, {} people enrolled over five weeks, {} campaigns.",
+        demo.register_rows, demo.enrolled, demo.campaigns
+    );
+    println!("Activation codes to try on /enroll (register ref, date of birth, code):");
+    for (reference, born, code) in &demo.sample_codes {
+        println!("  {reference}  {born}  {code}");
+    }
+    Ok(())
+}
+
 /// Entry point of the binary.
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => {
-            let settings = args.resolve(&cli.config)?;
+        Command::Serve { settings, demo } => {
+            let settings = settings.resolve(&cli.config)?;
             telemetry::init(settings.log_format);
+            if demo {
+                let store = open_registry(&settings).await?;
+                if store.count_citizens().await? == 0 && store.count_register_entries().await? == 0
+                {
+                    load_demo(&store, &settings, 20_000).await?;
+                } else {
+                    tracing::info!("the database is not empty; the demo country is not loaded");
+                }
+                store.close().await;
+            }
             Application::build(settings, Clock::System)
                 .await?
                 .run_until_stopped()
                 .await
+        }
+        Command::Demo { settings, people } => {
+            let settings = settings.resolve(&cli.config)?;
+            let store = open_registry(&settings).await?;
+            load_demo(&store, &settings, people).await?;
+            println!("Start the service with `civitas serve` and open /admin.");
+            Ok(())
         }
         Command::Migrate(args) => {
             telemetry::init(LogFormat::Text);

@@ -1,6 +1,7 @@
 //! Civitas: a sovereign digital identity registry and OpenID Provider.
 
 pub mod audit;
+pub mod campaign;
 pub mod cli;
 pub mod clock;
 pub mod config;

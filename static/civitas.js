@@ -382,6 +382,30 @@ function setupAdminRegister() {
   });
 }
 
+function setupAdminCampaigns() {
+  const form = document.getElementById("campaign-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    const number = (input) => (input.value.trim() === "" ? undefined : Number(input.value));
+    const body = {
+      name: form.name.value,
+      regions: [...form.querySelectorAll("input[name=regions]:checked")].map((r) => r.value),
+      min_age: number(form.min_age),
+      target: number(form.target),
+      starts_on: form.starts_on.value,
+      deadline: form.deadline.value,
+    };
+    const id = form.dataset.campaign;
+    try {
+      const saved = id
+        ? await api("PUT", `/api/v1/admin/campaigns/${id}`, body)
+        : await api("POST", "/api/v1/admin/campaigns", body);
+      window.location.assign(`/admin/campaigns/${saved.id}`);
+    } catch (err) { say(explain(err)); }
+  });
+}
+
 function setupRegistrar() {
   const section = document.getElementById("citizen");
   let current = null;
@@ -477,5 +501,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "staff-invitation") setupInvitation();
   if (page === "admin-staff") setupAdminStaff();
   if (page === "admin-register") setupAdminRegister();
+  if (page === "admin-campaigns") setupAdminCampaigns();
   if (page === "registrar") setupRegistrar();
 });

@@ -123,8 +123,7 @@ impl fmt::Debug for PersonName {
 
 /// Checks a birth date: a real date, not in the future, not before 1900.
 pub fn parse_birth_date(input: &str, today: Date) -> Result<Date, &'static str> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = Date::parse(input.trim(), &format).map_err(|_| "must be a date as YYYY-MM-DD")?;
+    let date = iso_date::parse(input).ok_or("must be a date as YYYY-MM-DD")?;
     if date.year() < 1900 {
         return Err("must not be before 1900");
     }
@@ -185,9 +184,31 @@ pub mod iso_date {
     use time::Date;
 
     pub fn serialize<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*d))
+    }
+
+    /// The same for an optional date (`null` when absent).
+    pub mod option {
+        use time::Date;
+
+        pub fn serialize<S: serde::Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+    }
+
+    /// `YYYY-MM-DD` as text (for pages and CSV).
+    pub fn format(d: Date) -> String {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        let text = d.format(&format).map_err(serde::ser::Error::custom)?;
-        s.serialize_str(&text)
+        d.format(&format).unwrap_or_default()
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<Date> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        Date::parse(text.trim(), &format).ok()
     }
 }
 

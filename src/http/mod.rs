@@ -3,6 +3,8 @@
 mod account;
 mod admin;
 mod authorize;
+mod campaign_pages;
+mod campaigns;
 mod enrollment;
 mod login;
 mod national_ids;
@@ -25,8 +27,7 @@ use routes::ApiRoutes;
 
 /// A date as `YYYY-MM-DD`.
 pub fn iso_date(d: time::Date) -> String {
-    d.format(time::macros::format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
+    crate::domain::citizen::iso_date::format(d)
 }
 
 /// Largest request body accepted anywhere (the register upload has its own).
@@ -103,6 +104,34 @@ pub fn api_routes() -> ApiRoutes {
             admin::import_register,
         )
         .add(Method::GET, "/api/v1/admin/audit", admin::audit)
+        .add(Method::GET, "/api/v1/admin/campaigns", campaigns::list)
+        .add(Method::POST, "/api/v1/admin/campaigns", campaigns::create)
+        .add(Method::GET, "/api/v1/admin/campaigns/{id}", campaigns::show)
+        .add(
+            Method::PUT,
+            "/api/v1/admin/campaigns/{id}",
+            campaigns::update,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/admin/campaigns/{id}/progress",
+            campaigns::progress,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/admin/campaigns/{id}/regions.csv",
+            campaigns::regions_csv,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/admin/campaigns/{id}/pending",
+            campaigns::pending,
+        )
+        .add(
+            Method::GET,
+            "/api/v1/admin/campaigns/{id}/pending.csv",
+            campaigns::pending_csv,
+        )
         .add(
             Method::GET,
             "/api/v1/registrar/verifications",
@@ -208,6 +237,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api_routes().register(cfg);
     pages::configure(cfg);
     staff_pages::configure(cfg);
+    campaign_pages::configure(cfg);
     authorize::configure(cfg);
     cfg.default_service(web::to(not_found));
 }

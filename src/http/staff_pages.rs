@@ -15,7 +15,6 @@ use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/staff/invitation", web::get().to(invitation))
-        .route("/admin", web::get().to(admin_home))
         .route("/admin/staff", web::get().to(admin_staff))
         .route("/admin/register", web::get().to(admin_register))
         .route("/admin/audit", web::get().to(admin_audit))
@@ -23,14 +22,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Which staff links the navigation shows.
-struct Nav {
-    admin: bool,
-    registrar: bool,
-    auditor: bool,
+pub(super) struct Nav {
+    pub(super) admin: bool,
+    pub(super) registrar: bool,
+    pub(super) auditor: bool,
 }
 
 impl Nav {
-    fn of(staff: &Staff) -> Self {
+    pub(super) fn of(staff: &Staff) -> Self {
         Self {
             admin: staff.holds(Role::Admin),
             registrar: staff.holds(Role::Registrar),
@@ -41,7 +40,7 @@ impl Nav {
 
 /// The signed-in member of staff for a page, or where to send the browser:
 /// to sign in first, or a 403 page without the role.
-async fn staff_page(
+pub(super) async fn staff_page(
     state: &AppState,
     req: &HttpRequest,
     roles: &[Role],
@@ -59,12 +58,13 @@ async fn staff_page(
 
 macro_rules! staff_or_redirect {
     ($state:expr, $req:expr, $roles:expr) => {
-        match staff_page(&$state, &$req, $roles).await? {
+        match $crate::http::staff_pages::staff_page(&$state, &$req, $roles).await? {
             Ok(staff) => staff,
             Err(redirect) => return Ok(redirect),
         }
     };
 }
+pub(super) use staff_or_redirect;
 
 #[derive(Template)]
 #[template(path = "staff_invitation.html")]
@@ -89,22 +89,6 @@ async fn invitation(
                 )
             })
             .unwrap_or_default(),
-    }))
-}
-
-#[derive(Template)]
-#[template(path = "admin.html")]
-struct AdminHome {
-    nav: Nav,
-}
-
-async fn admin_home(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
-    no_store(render(&AdminHome {
-        nav: Nav::of(&staff),
     }))
 }
 

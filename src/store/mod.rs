@@ -3,6 +3,7 @@
 //! accept and are compiled for each backend by `on_pool!`.
 
 pub(crate) mod audit;
+mod campaigns;
 mod ceremonies;
 mod citizens;
 mod clients;
@@ -22,6 +23,9 @@ mod throttles;
 use sqlx::{PgPool, SqlitePool};
 
 pub use audit::AuditFilter;
+pub use campaigns::{
+    CampaignRegionRow, CampaignRow, PendingRow, RegionCount, ScopeRegion, day_date, day_number,
+};
 pub use ceremonies::{CeremonyRow, Taken};
 pub use citizens::{CitizenRow, MAX_ID_ATTEMPTS};
 pub use keys::KeyRow;

@@ -85,13 +85,7 @@ impl Store {
             citizen.birth_date,
             &citizen.region,
         );
-        // SQLite: take the write lock at BEGIN. A deferred transaction that
-        // reads first cannot upgrade once another connection has written,
-        // and fails at once ("database is locked") instead of waiting.
-        let begin = match self {
-            Store::Sqlite(_) => "BEGIN IMMEDIATE",
-            Store::Postgres(_) => "BEGIN",
-        };
+        let begin = self.write_begin();
         on_pool!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             let existing: Option<Uuid> =
@@ -323,6 +317,9 @@ impl Store {
             Table::VerificationRequests => "SELECT COUNT(*) FROM verification_requests",
             Table::ProofingRecords => "SELECT COUNT(*) FROM proofing_records",
             Table::Grants => "SELECT COUNT(*) FROM grants WHERE revoked_at IS NULL",
+            Table::Campaigns => "SELECT COUNT(*) FROM campaigns",
+            Table::CampaignRegions => "SELECT COUNT(*) FROM campaign_regions",
+            Table::CampaignCounts => "SELECT COUNT(*) FROM campaign_counts",
         };
         let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)?;
         Ok(n)
@@ -348,4 +345,7 @@ pub enum Table {
     ProofingRecords,
     /// Grants not revoked.
     Grants,
+    Campaigns,
+    CampaignRegions,
+    CampaignCounts,
 }

@@ -1,6 +1,8 @@
 //! The population register: batched import inside one transaction, and the
 //! activation-code lookups of enrollment.
 
+use std::collections::HashMap;
+
 use sqlx::{Postgres, Sqlite, Transaction};
 use uuid::Uuid;
 
@@ -43,11 +45,49 @@ pub struct RegisterEntry {
     pub citizen_id: Option<Uuid>,
 }
 
-/// An import in progress: one open transaction.
-pub enum RegisterImportTx {
-    Sqlite(Transaction<'static, Sqlite>, Uuid),
-    Postgres(Transaction<'static, Postgres>, Uuid),
+/// An import in progress: one open transaction, and what it adds to the
+/// campaigns' register counts.
+pub struct RegisterImportTx {
+    tx: ImportTx,
+    import: Uuid,
+    campaigns: CampaignTally,
 }
+
+enum ImportTx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// The campaigns' scopes as the import began (no campaign changes scope
+/// while an import runs: both take the same lock), and the rows the import
+/// adds to each campaign region.
+#[derive(Default)]
+struct CampaignTally {
+    /// Region code → the campaigns covering it, with their cohort.
+    scopes: HashMap<String, Vec<(Uuid, Option<time::Date>)>>,
+    added: HashMap<(Uuid, String), i64>,
+}
+
+impl CampaignTally {
+    fn count(&mut self, rows: &[RegisterBatchRow]) {
+        for row in rows {
+            for (campaign, born_by) in self.scopes.get(&row.region_code).into_iter().flatten() {
+                if born_by.is_none_or(|b| row.birth_date <= b) {
+                    *self
+                        .added
+                        .entry((*campaign, row.region_code.clone()))
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+}
+
+const SCOPES: &str = "SELECT cr.region_code, cr.campaign_id, c.born_by FROM campaign_regions cr \
+     JOIN campaigns c ON c.id = cr.campaign_id";
+
+const ADD_REGISTER_ROWS: &str = "UPDATE campaign_regions SET register_rows = register_rows + $1 \
+     WHERE campaign_id = $2 AND region_code = $3";
 
 const INSERT_ONE: &str = "INSERT INTO register_entries (register_ref, given_name, family_name, \
      birth_date, region_code, phone, code_hash, import_id, import_line) \
@@ -78,8 +118,12 @@ impl RegisterImportTx {
         rows: &[RegisterBatchRow],
     ) -> Result<Vec<Conflict>, StoreError> {
         let mut conflicts = Vec::new();
-        match self {
-            Self::Sqlite(tx, import) => {
+        // A batch with conflicts fails the whole import, so counting every
+        // row is exact for any import that commits.
+        self.campaigns.count(rows);
+        let import = &self.import;
+        match &mut self.tx {
+            ImportTx::Sqlite(tx) => {
                 for row in rows {
                     let inserted: Option<String> = sqlx::query_scalar(INSERT_ONE)
                         .bind(&row.register_ref)
@@ -102,7 +146,7 @@ impl RegisterImportTx {
                     }
                 }
             }
-            Self::Postgres(tx, import) => {
+            ImportTx::Postgres(tx) => {
                 let col =
                     |f: fn(&RegisterBatchRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
                 let inserted: Vec<String> = sqlx::query_scalar(INSERT_BATCH_PG)
@@ -153,10 +197,20 @@ impl RegisterImportTx {
         const SQL: &str = "INSERT INTO register_imports (id, source, row_count, imported_by, \
              imported_at) VALUES ($1, $2, $3, $4, $5)";
         let rows = i64::try_from(rows).unwrap_or(i64::MAX);
+        let import = self.import;
+        let added = self.campaigns.added;
         macro_rules! finish {
-            ($tx:ident, $import:expr) => {{
+            ($tx:ident) => {{
+                for ((campaign, region), rows) in &added {
+                    sqlx::query(ADD_REGISTER_ROWS)
+                        .bind(*rows)
+                        .bind(*campaign)
+                        .bind(region)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
                 sqlx::query(SQL)
-                    .bind($import)
+                    .bind(import)
                     .bind(source)
                     .bind(rows)
                     .bind(actor)
@@ -167,28 +221,55 @@ impl RegisterImportTx {
                 $tx.commit().await?;
             }};
         }
-        match self {
-            Self::Sqlite(mut tx, import) => finish!(tx, import),
-            Self::Postgres(mut tx, import) => finish!(tx, import),
+        match self.tx {
+            ImportTx::Sqlite(mut tx) => finish!(tx),
+            ImportTx::Postgres(mut tx) => finish!(tx),
         }
         Ok(())
     }
 
     /// Throws the import away.
     pub async fn rollback(self) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(tx, _) => tx.rollback().await?,
-            Self::Postgres(tx, _) => tx.rollback().await?,
+        match self.tx {
+            ImportTx::Sqlite(tx) => tx.rollback().await?,
+            ImportTx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
     }
 }
 
 impl Store {
+    /// Begins an import. It holds the write lock (SQLite) or the campaign
+    /// scope lock (PostgreSQL) throughout, so the campaign scopes it counts
+    /// for stay as they are until it commits.
     pub async fn begin_register_import(&self, id: Uuid) -> Result<RegisterImportTx, StoreError> {
-        Ok(match self {
-            Self::Sqlite(pool) => RegisterImportTx::Sqlite(pool.begin().await?, id),
-            Self::Postgres(pool) => RegisterImportTx::Postgres(pool.begin().await?, id),
+        let (tx, scopes): (ImportTx, Vec<(String, Uuid, Option<time::Date>)>) = match self {
+            Self::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let scopes = sqlx::query_as(SCOPES).fetch_all(&mut *tx).await?;
+                (ImportTx::Sqlite(tx), scopes)
+            }
+            Self::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("LOCK TABLE campaign_regions IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+                let scopes = sqlx::query_as(SCOPES).fetch_all(&mut *tx).await?;
+                (ImportTx::Postgres(tx), scopes)
+            }
+        };
+        let mut campaigns = CampaignTally::default();
+        for (region, campaign, born_by) in scopes {
+            campaigns
+                .scopes
+                .entry(region)
+                .or_default()
+                .push((campaign, born_by));
+        }
+        Ok(RegisterImportTx {
+            tx,
+            import: id,
+            campaigns,
         })
     }
 

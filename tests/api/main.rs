@@ -5,6 +5,7 @@ mod helpers;
 mod passkey_flows;
 
 mod admin_cli;
+mod campaigns;
 mod cli;
 mod errors;
 mod instances;

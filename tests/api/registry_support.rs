@@ -303,6 +303,9 @@ pub async fn snapshot(app: &TestApp) -> Vec<(Table, i64)> {
         VerificationRequests,
         ProofingRecords,
         Grants,
+        Campaigns,
+        CampaignRegions,
+        CampaignCounts,
     ] {
         out.push((table, app.store.count_rows(table).await.unwrap()));
     }

@@ -1,0 +1,419 @@
+//! Enrollment campaigns and their counters. The counters themselves are
+//! kept by database triggers on `citizens` (migration 0006), inside the
+//! transaction of every enrollment and lifecycle change; this module sets a
+//! campaign's scope, builds its counters once when the scope is set, and
+//! reads them back.
+
+use time::Date;
+use uuid::Uuid;
+
+use super::audit::append_audit;
+use super::citizens::{insert_citizen_drawing_ids, insert_citizen_query};
+use super::{Store, StoreError, on_pool};
+use crate::audit::AuditEvent;
+use crate::domain::Citizen;
+
+/// A campaign as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CampaignRow {
+    pub id: Uuid,
+    pub name: String,
+    pub min_age: Option<i32>,
+    pub born_by: Option<Date>,
+    pub target_number: Option<i64>,
+    pub starts_on: Date,
+    pub deadline: Date,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One region of a campaign's scope, as written.
+#[derive(Debug, Clone)]
+pub struct ScopeRegion {
+    pub code: String,
+    /// Chosen by the administrator (not only a sub-region of one).
+    pub root: bool,
+    /// `/TOP/…/CODE/`.
+    pub path: String,
+}
+
+/// One region of a campaign's scope, with its name and parent.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CampaignRegionRow {
+    pub region_code: String,
+    pub name: String,
+    pub parent_code: Option<String>,
+    pub root: bool,
+    pub path: String,
+    pub register_rows: i64,
+}
+
+/// A region's counters: enrolled now and in the rate window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegionCount {
+    pub enrolled: i64,
+    pub in_window: i64,
+}
+
+/// A register row in scope that no citizen has claimed yet.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct PendingRow {
+    pub register_ref: String,
+    pub given_name: String,
+    pub family_name: String,
+    #[serde(with = "crate::domain::citizen::iso_date")]
+    pub birth_date: Date,
+    pub region_code: String,
+    pub phone: Option<String>,
+}
+
+/// The columns `CampaignRow` reads, as a literal for `concat!`.
+macro_rules! campaign_columns {
+    () => {
+        "id, name, min_age, born_by, target_number, starts_on, deadline, created_by, \
+         created_at, updated_at"
+    };
+}
+
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// The UTC day number the counters use.
+pub fn day_number(d: Date) -> i64 {
+    i64::from(d.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY
+}
+
+/// The date of a counter's day number.
+pub fn day_date(day: i64) -> Option<Date> {
+    i32::try_from(day + UNIX_EPOCH_JULIAN_DAY)
+        .ok()
+        .and_then(|j| Date::from_julian_day(j).ok())
+}
+
+/// Writes the scope of campaign `$id` and builds its counters, on `$tx`:
+/// the register rows in each region and the citizens enrolled so far.
+/// Evaluates to `Result<(), StoreError>`.
+macro_rules! build_scope {
+    ($tx:expr, $id:expr, $regions:expr, $cohort:expr) => {
+        async {
+            sqlx::query("DELETE FROM campaign_counts WHERE campaign_id = $1")
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query("DELETE FROM campaign_regions WHERE campaign_id = $1")
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+            for r in $regions {
+                sqlx::query(
+                    "INSERT INTO campaign_regions (campaign_id, region_code, root, path) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind($id)
+                .bind(&r.code)
+                .bind(r.root)
+                .bind(&r.path)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE campaign_regions SET register_rows = (SELECT COUNT(*) \
+                 FROM register_entries e, campaigns c WHERE c.id = campaign_regions.campaign_id \
+                 AND e.region_code = campaign_regions.region_code \
+                 AND (c.born_by IS NULL OR e.birth_date <= c.born_by)) WHERE campaign_id = $1",
+            )
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+            // Without a cohort the region counters hold the whole history;
+            // a cohort needs the birth dates, read once here. Pages and the
+            // progress API only ever read the counters built now.
+            let counts = if $cohort {
+                "INSERT INTO campaign_counts (campaign_id, region_code, day, enrolled) \
+                 SELECT cr.campaign_id, ci.region_code, ci.created_at / 86400, COUNT(*) \
+                 FROM citizens ci JOIN campaign_regions cr ON cr.region_code = ci.region_code \
+                 JOIN campaigns c ON c.id = cr.campaign_id \
+                 WHERE cr.campaign_id = $1 AND ci.status IN ('active', 'suspended') \
+                 AND ci.birth_date <= c.born_by \
+                 GROUP BY cr.campaign_id, ci.region_code, ci.created_at / 86400"
+            } else {
+                "INSERT INTO campaign_counts (campaign_id, region_code, day, enrolled) \
+                 SELECT cr.campaign_id, ec.region_code, ec.day, ec.enrolled \
+                 FROM enrollment_counts ec JOIN campaign_regions cr \
+                 ON cr.region_code = ec.region_code WHERE cr.campaign_id = $1"
+            };
+            sqlx::query(counts).bind($id).execute(&mut *$tx).await?;
+            Ok::<(), StoreError>(())
+        }
+    };
+}
+
+/// PostgreSQL: a scope being built must see every enrollment exactly once.
+/// Holding these locks, in-flight enrollments that already counted
+/// themselves commit before the build reads, and later ones wait and then
+/// count themselves into the new scope. Register imports take the first one
+/// too. (SQLite has a single writer: BEGIN IMMEDIATE is enough.)
+const SCOPE_LOCK_PG: &str =
+    "LOCK TABLE campaign_regions, campaign_counts IN SHARE ROW EXCLUSIVE MODE";
+
+impl Store {
+    /// How to begin a transaction that reads before it writes. SQLite: take
+    /// the write lock at BEGIN. A deferred transaction that reads first
+    /// cannot upgrade once another connection has written, and fails at once
+    /// ("database is locked") instead of waiting.
+    pub(super) fn write_begin(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "BEGIN IMMEDIATE",
+            Store::Postgres(_) => "BEGIN",
+        }
+    }
+
+    /// Creates a campaign with its scope and counters.
+    pub async fn insert_campaign(
+        &self,
+        c: &CampaignRow,
+        scope: &[ScopeRegion],
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let begin = self.write_begin();
+        let pg = matches!(self, Store::Postgres(_));
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            if pg {
+                sqlx::query(SCOPE_LOCK_PG).execute(&mut *tx).await?;
+            }
+            sqlx::query(
+                "INSERT INTO campaigns (id, name, min_age, born_by, target_number, starts_on, \
+                 deadline, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(c.id)
+            .bind(&c.name)
+            .bind(c.min_age)
+            .bind(c.born_by)
+            .bind(c.target_number)
+            .bind(c.starts_on)
+            .bind(c.deadline)
+            .bind(&c.created_by)
+            .bind(c.created_at)
+            .bind(c.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            build_scope!(tx, c.id, scope, c.born_by.is_some()).await?;
+            append_audit!(tx, event).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Changes a campaign; with `scope`, rebuilds its scope and counters
+    /// (needed when the regions or the cohort change). False if it is gone.
+    pub async fn update_campaign(
+        &self,
+        c: &CampaignRow,
+        scope: Option<&[ScopeRegion]>,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let begin = self.write_begin();
+        let pg = matches!(self, Store::Postgres(_));
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            if pg && scope.is_some() {
+                sqlx::query(SCOPE_LOCK_PG).execute(&mut *tx).await?;
+            }
+            let changed = sqlx::query(
+                "UPDATE campaigns SET name = $1, min_age = $2, born_by = $3, target_number = $4, \
+                 starts_on = $5, deadline = $6, updated_at = $7 WHERE id = $8",
+            )
+            .bind(&c.name)
+            .bind(c.min_age)
+            .bind(c.born_by)
+            .bind(c.target_number)
+            .bind(c.starts_on)
+            .bind(c.deadline)
+            .bind(c.updated_at)
+            .bind(c.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed != 1 {
+                return Ok(false);
+            }
+            if let Some(scope) = scope {
+                build_scope!(tx, c.id, scope, c.born_by.is_some()).await?;
+            }
+            append_audit!(tx, event).await?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn list_campaigns(&self) -> Result<Vec<CampaignRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            campaign_columns!(),
+            " FROM campaigns ORDER BY deadline, name"
+        );
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    pub async fn find_campaign(&self, id: Uuid) -> Result<Option<CampaignRow>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            campaign_columns!(),
+            " FROM campaigns WHERE id = $1"
+        );
+        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Every region in a campaign's scope, parents before children.
+    pub async fn campaign_regions(&self, id: Uuid) -> Result<Vec<CampaignRegionRow>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT cr.region_code, r.name, r.parent_code, cr.root, cr.path, cr.register_rows \
+             FROM campaign_regions cr JOIN regions r ON r.code = cr.region_code \
+             WHERE cr.campaign_id = $1 ORDER BY cr.path"
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Each region's enrolled count up to and including `today`, and its net
+    /// enrollments on the days `[from, until)`.
+    pub async fn campaign_region_counts(
+        &self,
+        id: Uuid,
+        today: Date,
+        window: (Date, Date),
+    ) -> Result<Vec<(String, RegionCount)>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT region_code, CAST(SUM(enrolled) AS BIGINT), \
+             CAST(SUM(CASE WHEN day >= $2 AND day < $3 THEN enrolled ELSE 0 END) AS BIGINT) \
+             FROM campaign_counts WHERE campaign_id = $1 AND day <= $4 GROUP BY region_code"
+        )
+        .bind(id)
+        .bind(day_number(window.0))
+        .bind(day_number(window.1))
+        .bind(day_number(today))
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(code, enrolled, in_window)| {
+                (
+                    code,
+                    RegionCount {
+                        enrolled,
+                        in_window,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Net enrollments per day, up to and including `today`, in the regions
+    /// whose path starts with `path` (`/` for the whole scope). Paths are
+    /// region codes, which hold no LIKE wildcards.
+    pub async fn campaign_daily(
+        &self,
+        id: Uuid,
+        path: &str,
+        today: Date,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT cc.day, CAST(SUM(cc.enrolled) AS BIGINT) FROM campaign_counts cc \
+             JOIN campaign_regions cr ON cr.campaign_id = cc.campaign_id \
+             AND cr.region_code = cc.region_code \
+             WHERE cc.campaign_id = $1 AND cr.path LIKE $2 AND cc.day <= $3 \
+             GROUP BY cc.day ORDER BY cc.day"
+        )
+        .bind(id)
+        .bind(format!("{path}%"))
+        .bind(day_number(today))
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Register rows in scope, in the cohort and not yet claimed by a
+    /// citizen, under `path`, after `(region, register_ref)`, in that order.
+    pub async fn pending_register_rows(
+        &self,
+        id: Uuid,
+        path: &str,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<PendingRow>, StoreError> {
+        let (region, reference) = after.unwrap_or(("", ""));
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT e.register_ref, e.given_name, e.family_name, e.birth_date, e.region_code, \
+             e.phone FROM register_entries e \
+             JOIN campaign_regions cr ON cr.region_code = e.region_code AND cr.campaign_id = $1 \
+             JOIN campaigns c ON c.id = cr.campaign_id \
+             WHERE e.citizen_id IS NULL AND cr.path LIKE $2 \
+             AND (c.born_by IS NULL OR e.birth_date <= c.born_by) \
+             AND (e.region_code > $3 OR (e.region_code = $3 AND e.register_ref > $4)) \
+             ORDER BY e.region_code, e.register_ref LIMIT $5"
+        )
+        .bind(id)
+        .bind(format!("{path}%"))
+        .bind(region)
+        .bind(reference)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Inserts citizens already enrolled (the demo country and its history),
+    /// each claiming its register row if it names one. One transaction.
+    pub async fn insert_enrolled(
+        &self,
+        batch: &mut [(Citizen, Option<String>)],
+    ) -> Result<(), StoreError> {
+        let begin = self.write_begin();
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin_with(begin).await?;
+            for (citizen, register_ref) in batch.iter_mut() {
+                if !insert_citizen_drawing_ids!(tx, citizen).await? {
+                    return Err(StoreError::Corrupt("no free national ID number".into()));
+                }
+                if let Some(r) = register_ref {
+                    sqlx::query(
+                        "UPDATE register_entries SET citizen_id = $1, claimed_at = $2 \
+                         WHERE register_ref = $3 AND citizen_id IS NULL",
+                    )
+                    .bind(citizen.id.0)
+                    .bind(citizen.created_at.unix_timestamp())
+                    .bind(r.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE citizens SET register_ref = $1 WHERE id = $2")
+                        .bind(r.as_str())
+                        .bind(citizen.id.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn day_numbers_are_utc_days_since_the_epoch() {
+        assert_eq!(day_number(date!(1970 - 01 - 01)), 0);
+        // 2026-11-28T00:00:00Z is 1,795,824,000 seconds after the epoch.
+        assert_eq!(day_number(date!(2026 - 11 - 28)), 1_795_824_000 / 86_400);
+        assert_eq!(day_date(20_785), Some(date!(2026 - 11 - 28)));
+    }
+}
