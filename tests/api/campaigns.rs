@@ -22,6 +22,18 @@ async fn create(admin: &Person, body: &Value) -> String {
     created["id"].as_str().unwrap().to_string()
 }
 
+/// Changes campaign `id` as `admin`, asserting 200; returns it.
+async fn put(admin: &Person, id: &str, body: &Value) -> Value {
+    let response = admin
+        .app
+        .send_json(reqwest::Method::PUT, &format!("{CAMPAIGNS}/{id}"), body)
+        .await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "PUT {id}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
 async fn progress(admin: &Person, id: &str, query: &str) -> Value {
     admin
         .get_ok(&format!("{CAMPAIGNS}/{id}/progress{query}"))
@@ -258,29 +270,10 @@ async fn counters_equal_a_recount_after_enrollments_merges_and_revocations(app: 
         "2026-11-01",
         "2027-01-31",
     );
-    admin
-        .app
-        .send_json(
-            reqwest::Method::PUT,
-            &format!("{CAMPAIGNS}/{late}"),
-            &renamed,
-        )
-        .await
-        .error_for_status()
-        .unwrap();
+    put(&admin, &late, &renamed).await;
     assert_eq!(count(&app, Table::CampaignCounts).await, counts_before);
     renamed["regions"] = json!(["EST"]);
-    let changed: Value = admin
-        .app
-        .send_json(
-            reqwest::Method::PUT,
-            &format!("{CAMPAIGNS}/{late}"),
-            &renamed,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let changed = put(&admin, &late, &renamed).await;
     assert_eq!(changed["regions"], json!(["EST"]));
     assert_counters_match(&app, "after changing a scope").await;
     let updates = audit_entries(&app, "campaign.update").await;
