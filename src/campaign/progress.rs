@@ -491,7 +491,77 @@ pub async fn summaries(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::campaign::projection::{Counts, project};
     use time::macros::date;
+
+    fn region(code: &str, target: i64, enrolled: i64, in_window: i64) -> RegionProgress {
+        let counts = Counts {
+            today: date!(2026 - 11 - 28),
+            starts_on: date!(2026 - 11 - 01),
+            deadline: date!(2026 - 12 - 31),
+            target,
+            enrolled,
+            in_window,
+        };
+        RegionProgress {
+            code: code.into(),
+            name: format!("Region {code}"),
+            has_subregions: false,
+            figures: Figures {
+                enrolled,
+                target,
+                in_window,
+                projection: project(&counts),
+            },
+        }
+    }
+
+    fn codes(rows: &[RegionProgress]) -> Vec<&str> {
+        rows.iter().map(|r| r.code.as_str()).collect()
+    }
+
+    #[test]
+    fn regions_sort_furthest_behind_first_and_without_a_target_last() {
+        let mut rows = vec![
+            region("A", 100, 90, 7),  // 90 + 34 days × 1 = 124%
+            region("B", 0, 5, 7),     // no target
+            region("C", 100, 10, 0),  // 10%
+            region("D", 100, 50, 14), // 50 + 68 = 118%
+        ];
+        sort_regions(&mut rows, SortKey::Behind, Direction::Asc);
+        assert_eq!(codes(&rows), ["C", "D", "A", "B"]);
+        sort_regions(&mut rows, SortKey::Behind, Direction::Desc);
+        assert_eq!(
+            codes(&rows),
+            ["A", "D", "C", "B"],
+            "missing values stay last"
+        );
+        sort_regions(&mut rows, SortKey::Name, Direction::Desc);
+        assert_eq!(codes(&rows), ["D", "C", "B", "A"]);
+        sort_regions(&mut rows, SortKey::Enrolled, Direction::Asc);
+        assert_eq!(codes(&rows), ["B", "C", "D", "A"]);
+    }
+
+    #[test]
+    fn an_entered_target_is_shared_by_register_rows() {
+        let mut campaign = CampaignRow {
+            id: Uuid::nil(),
+            name: "x".into(),
+            min_age: None,
+            born_by: None,
+            target_number: Some(1000),
+            starts_on: date!(2026 - 11 - 01),
+            deadline: date!(2026 - 12 - 31),
+            created_by: "test".into(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert_eq!(share_of_target(&campaign, 1, 3), 333);
+        assert_eq!(share_of_target(&campaign, 2, 3), 667);
+        assert_eq!(share_of_target(&campaign, 5, 0), 0);
+        campaign.target_number = None;
+        assert_eq!(share_of_target(&campaign, 2, 3), 2);
+    }
 
     #[test]
     fn cumulative_counts_start_from_the_enrollments_before_the_start() {

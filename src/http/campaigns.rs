@@ -504,3 +504,17 @@ fn stream_error(e: impl Into<anyhow::Error>) -> actix_web::Error {
     tracing::error!(error = %e, "not-enrolled export failed part-way");
     actix_web::error::InternalError::new(e.to_string(), StatusCode::INTERNAL_SERVER_ERROR).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_a_spreadsheet_would_run_are_quoted() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("-1+1"), "'-1+1");
+        assert_eq!(cell("Amara"), "Amara");
+        assert_eq!(cell(""), "");
+    }
+}
