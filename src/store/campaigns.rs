@@ -341,6 +341,8 @@ impl Store {
 
     /// Register rows in scope, in the cohort and not yet claimed by a
     /// citizen, under `path`, after `(region, register_ref)`, in that order.
+    /// Read region by region, each a range of the unclaimed-rows index, so a
+    /// page of a small region does not wade through the others.
     pub async fn pending_register_rows(
         &self,
         id: Uuid,
@@ -348,24 +350,56 @@ impl Store {
         after: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<PendingRow>, StoreError> {
-        let (region, reference) = after.unwrap_or(("", ""));
-        Ok(on_pool!(self, |pool| sqlx::query_as(
-            "SELECT e.register_ref, e.given_name, e.family_name, e.birth_date, e.region_code, \
-             e.phone FROM register_entries e \
-             JOIN campaign_regions cr ON cr.region_code = e.region_code AND cr.campaign_id = $1 \
+        let mut regions: Vec<(String, Option<Date>)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT cr.region_code, c.born_by FROM campaign_regions cr \
              JOIN campaigns c ON c.id = cr.campaign_id \
-             WHERE e.citizen_id IS NULL AND cr.path LIKE $2 \
-             AND (c.born_by IS NULL OR e.birth_date <= c.born_by) \
-             AND (e.region_code > $3 OR (e.region_code = $3 AND e.register_ref > $4)) \
-             ORDER BY e.region_code, e.register_ref LIMIT $5"
+             WHERE cr.campaign_id = $1 AND cr.path LIKE $2"
         )
         .bind(id)
         .bind(format!("{path}%"))
-        .bind(region)
-        .bind(reference)
-        .bind(limit)
         .fetch_all(pool)
-        .await)?)
+        .await)?;
+        // Byte order, the same on both backends whatever their collation.
+        regions.sort();
+        let mut out: Vec<PendingRow> = Vec::new();
+        for (region, born_by) in regions {
+            let from = match after {
+                Some((r, _)) if region.as_str() < r => continue,
+                Some((r, reference)) if region.as_str() == r => reference,
+                _ => "",
+            };
+            let wanted = limit - out.len() as i64;
+            if wanted <= 0 {
+                break;
+            }
+            let rows: Vec<PendingRow> = match born_by {
+                None => on_pool!(self, |pool| sqlx::query_as(
+                    "SELECT register_ref, given_name, family_name, birth_date, region_code, \
+                     phone FROM register_entries WHERE region_code = $1 \
+                     AND citizen_id IS NULL AND register_ref > $2 \
+                     ORDER BY register_ref LIMIT $3"
+                )
+                .bind(&region)
+                .bind(from)
+                .bind(wanted)
+                .fetch_all(pool)
+                .await)?,
+                Some(born_by) => on_pool!(self, |pool| sqlx::query_as(
+                    "SELECT register_ref, given_name, family_name, birth_date, region_code, \
+                     phone FROM register_entries WHERE region_code = $1 \
+                     AND citizen_id IS NULL AND register_ref > $2 AND birth_date <= $3 \
+                     ORDER BY register_ref LIMIT $4"
+                )
+                .bind(&region)
+                .bind(from)
+                .bind(born_by)
+                .bind(wanted)
+                .fetch_all(pool)
+                .await)?,
+            };
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     /// Inserts citizens already enrolled (the demo country and its history),
