@@ -94,7 +94,7 @@ pub fn day_date(day: i64) -> Option<Date> {
 /// the register rows in each region and the citizens enrolled so far.
 /// Evaluates to `Result<(), StoreError>`.
 macro_rules! build_scope {
-    ($tx:expr, $id:expr, $regions:expr, $cohort:expr) => {
+    ($tx:expr, $id:expr, $regions:expr, $born_by:expr) => {
         async {
             sqlx::query("DELETE FROM campaign_counts WHERE campaign_id = $1")
                 .bind($id)
@@ -104,31 +104,46 @@ macro_rules! build_scope {
                 .bind($id)
                 .execute(&mut *$tx)
                 .await?;
+            // Each region's register rows: one range of the region index
+            // per region (a single correlated UPDATE made PostgreSQL scan
+            // the whole register once per region).
             for r in $regions {
+                let rows: i64 = match $born_by {
+                    None => {
+                        sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM register_entries WHERE region_code = $1",
+                        )
+                        .bind(&r.code)
+                        .fetch_one(&mut *$tx)
+                        .await?
+                    }
+                    Some(born_by) => {
+                        sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM register_entries \
+                         WHERE region_code = $1 AND birth_date <= $2",
+                        )
+                        .bind(&r.code)
+                        .bind(born_by)
+                        .fetch_one(&mut *$tx)
+                        .await?
+                    }
+                };
                 sqlx::query(
-                    "INSERT INTO campaign_regions (campaign_id, region_code, root, path) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO campaign_regions (campaign_id, region_code, root, path, \
+                     register_rows) VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind($id)
                 .bind(&r.code)
                 .bind(r.root)
                 .bind(&r.path)
+                .bind(rows)
                 .execute(&mut *$tx)
                 .await?;
             }
-            sqlx::query(
-                "UPDATE campaign_regions SET register_rows = (SELECT COUNT(*) \
-                 FROM register_entries e, campaigns c WHERE c.id = campaign_regions.campaign_id \
-                 AND e.region_code = campaign_regions.region_code \
-                 AND (c.born_by IS NULL OR e.birth_date <= c.born_by)) WHERE campaign_id = $1",
-            )
-            .bind($id)
-            .execute(&mut *$tx)
-            .await?;
             // Without a cohort the region counters hold the whole history;
             // a cohort needs the birth dates, read once here. Pages and the
             // progress API only ever read the counters built now.
-            let counts = if $cohort {
+            let counts = if $born_by.is_some() {
                 "INSERT INTO campaign_counts (campaign_id, region_code, day, enrolled) \
                  SELECT cr.campaign_id, ci.region_code, ci.created_at / 86400, COUNT(*) \
                  FROM citizens ci JOIN campaign_regions cr ON cr.region_code = ci.region_code \
@@ -199,7 +214,7 @@ impl Store {
             .bind(c.updated_at)
             .execute(&mut *tx)
             .await?;
-            build_scope!(tx, c.id, scope, c.born_by.is_some()).await?;
+            build_scope!(tx, c.id, scope, c.born_by).await?;
             append_audit!(tx, event).await?;
             tx.commit().await?;
         });
@@ -240,7 +255,7 @@ impl Store {
                 return Ok(false);
             }
             if let Some(scope) = scope {
-                build_scope!(tx, c.id, scope, c.born_by.is_some()).await?;
+                build_scope!(tx, c.id, scope, c.born_by).await?;
             }
             append_audit!(tx, event).await?;
             tx.commit().await?;
@@ -353,7 +368,7 @@ impl Store {
         let mut regions: Vec<(String, Option<Date>)> = on_pool!(self, |pool| sqlx::query_as(
             "SELECT cr.region_code, c.born_by FROM campaign_regions cr \
              JOIN campaigns c ON c.id = cr.campaign_id \
-             WHERE cr.campaign_id = $1 AND cr.path LIKE $2"
+             WHERE cr.campaign_id = $1 AND cr.path LIKE $2 AND cr.register_rows > 0"
         )
         .bind(id)
         .bind(format!("{path}%"))
