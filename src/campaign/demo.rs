@@ -173,8 +173,8 @@ pub async fn load(
         deadline: today + Duration::days(42),
     };
     let at = now.unix_timestamp();
-    super::create(store, &national, actor, at).await?;
-    super::create(store, &voters, actor, at).await?;
+    super::create(store, &regions, &national, actor, at).await?;
+    super::create(store, &regions, &voters, actor, at).await?;
 
     // Enrollments day by day: each region at its pace, slower at weekends,
     // ramping up over the first week; some people enroll on their own

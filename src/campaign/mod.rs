@@ -236,14 +236,14 @@ pub fn scope_regions(regions: &[Region], roots: &[RegionCode]) -> Vec<ScopeRegio
         .collect()
 }
 
-/// Creates a campaign; returns its id.
+/// Creates a campaign over the region tree `regions`; returns its id.
 pub async fn create(
     store: &Store,
+    regions: &[Region],
     spec: &CampaignSpec,
     actor: &str,
     now: i64,
 ) -> Result<Uuid, StoreError> {
-    let regions = store.list_regions().await?;
     let id = Uuid::new_v4();
     let event = AuditEvent::new(
         actor,
@@ -255,7 +255,7 @@ pub async fn create(
     store
         .insert_campaign(
             &spec.row(id, actor, now, now),
-            &scope_regions(&regions, &spec.roots),
+            &scope_regions(regions, &spec.roots),
             &event,
         )
         .await?;
@@ -266,17 +266,17 @@ pub async fn create(
 /// the cohort change. False when there is no such campaign.
 pub async fn update(
     store: &Store,
+    regions: &[Region],
     current: &CampaignRow,
     current_roots: &[RegionCode],
     spec: &CampaignSpec,
     actor: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let regions = store.list_regions().await?;
     let same_regions =
         spec.roots.iter().collect::<BTreeSet<_>>() == current_roots.iter().collect::<BTreeSet<_>>();
     let rescope = !same_regions || spec.born_by() != current.born_by;
-    let scope = rescope.then(|| scope_regions(&regions, &spec.roots));
+    let scope = rescope.then(|| scope_regions(regions, &spec.roots));
     let event = AuditEvent::new(
         actor,
         "campaign.update",

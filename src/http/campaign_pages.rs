@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::campaigns::{
-    PENDING_PAGE, PendingQuery, ProgressQuery, campaign_id, load_progress, pending_page,
+    PENDING_PAGE, PendingQuery, ProgressQuery, campaign_id, load_progress, load_scope, pending_page,
 };
 use super::iso_date;
 use super::pages::{no_store, render};
@@ -213,12 +213,7 @@ async fn edit(
 ) -> Result<HttpResponse, PageError> {
     let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     let id = campaign_id(&path)?;
-    let row = state
-        .store
-        .find_campaign(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("There is no campaign with this id."))?;
-    let regions = state.store.campaign_regions(id).await?;
+    let (row, regions) = load_scope(&state.store, id).await?;
     let view = progress::CampaignView::new(&row, &regions);
     campaign_form(&state, Nav::of(&staff), Some(view)).await
 }
@@ -434,12 +429,8 @@ async fn pending(
 ) -> Result<HttpResponse, PageError> {
     let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     let id = campaign_id(&path)?;
-    let (rows, next) = pending_page(&state.store, id, &query).await?;
-    let row = state
-        .store
-        .find_campaign(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("There is no campaign with this id."))?;
+    let (row, regions) = load_scope(&state.store, id).await?;
+    let (rows, next) = pending_page(&state.store, id, &regions, &query).await?;
     let region = query
         .region
         .as_deref()
@@ -447,7 +438,6 @@ async fn pending(
         .unwrap_or("")
         .to_ascii_uppercase();
     let base = format!("/admin/campaigns/{id}/pending");
-    let regions = state.store.campaign_regions(id).await?;
     no_store(render(&PendingPage {
         nav: Nav::of(&staff),
         id: id.to_string(),

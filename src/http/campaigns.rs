@@ -16,7 +16,7 @@ use crate::domain::citizen::iso_date;
 use crate::error::AppError;
 use crate::staff::{self, Role};
 use crate::startup::AppState;
-use crate::store::{PendingRow, Store};
+use crate::store::{CampaignRegionRow, CampaignRow, PendingRow, Store};
 
 /// Rows per page of "not yet enrolled", and per database read when streamed.
 pub const PENDING_PAGE: i64 = 100;
@@ -93,7 +93,14 @@ pub async fn create(
         Ok(spec) => spec,
         Err(errors) => return Ok(invalid(errors)),
     };
-    let id = campaign::create(&state.store, &spec, &admin.actor(), state.clock.unix()).await?;
+    let id = campaign::create(
+        &state.store,
+        &regions,
+        &spec,
+        &admin.actor(),
+        state.clock.unix(),
+    )
+    .await?;
     let view = show_campaign(&state.store, id).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/admin/campaigns/{id}")))
@@ -102,8 +109,7 @@ pub async fn create(
 }
 
 async fn show_campaign(store: &Store, id: Uuid) -> Result<progress::CampaignView, AppError> {
-    let row = store.find_campaign(id).await?.ok_or_else(no_campaign)?;
-    let regions = store.campaign_regions(id).await?;
+    let (row, regions) = load_scope(store, id).await?;
     Ok(progress::CampaignView::new(&row, &regions))
 }
 
@@ -130,15 +136,8 @@ pub async fn update(
     let admin = staff::require(&state, &req, &[Role::Admin]).await?;
     admin.require_recent_sign_in(&state)?;
     let id = campaign_id(&path)?;
-    let current = state
-        .store
-        .find_campaign(id)
-        .await?
-        .ok_or_else(no_campaign)?;
-    let roots: Vec<RegionCode> = state
-        .store
-        .campaign_regions(id)
-        .await?
+    let (current, scope) = load_scope(&state.store, id).await?;
+    let roots: Vec<RegionCode> = scope
         .into_iter()
         .filter(|r| r.root)
         .filter_map(|r| RegionCode::parse(&r.region_code).ok())
@@ -149,7 +148,17 @@ pub async fn update(
         Err(errors) => return Ok(invalid(errors)),
     };
     let now = state.clock.unix();
-    if !campaign::update(&state.store, &current, &roots, &spec, &admin.actor(), now).await? {
+    if !campaign::update(
+        &state.store,
+        &regions,
+        &current,
+        &roots,
+        &spec,
+        &admin.actor(),
+        now,
+    )
+    .await?
+    {
         return Err(no_campaign());
     }
     let view = show_campaign(&state.store, id).await?;
@@ -334,29 +343,38 @@ pub struct PendingQuery {
     pub limit: Option<i64>,
 }
 
-/// The path prefix of `region` in the campaign's scope (`/` for all).
-pub async fn scope_path(store: &Store, id: Uuid, region: Option<&str>) -> Result<String, AppError> {
-    store.find_campaign(id).await?.ok_or_else(no_campaign)?;
+/// A campaign and every region of its scope; 404 when there is none.
+pub async fn load_scope(
+    store: &Store,
+    id: Uuid,
+) -> Result<(CampaignRow, Vec<CampaignRegionRow>), AppError> {
+    let campaign = store.find_campaign(id).await?.ok_or_else(no_campaign)?;
+    let regions = store.campaign_regions(id).await?;
+    Ok((campaign, regions))
+}
+
+/// The path prefix of `region` in the scope (`/` for all of it).
+pub fn scope_path(regions: &[CampaignRegionRow], region: Option<&str>) -> Result<String, AppError> {
     let Some(code) = region.map(str::trim).filter(|r| !r.is_empty()) else {
         return Ok("/".into());
     };
     let code = code.to_ascii_uppercase();
-    store
-        .campaign_regions(id)
-        .await?
-        .into_iter()
+    regions
+        .iter()
         .find(|r| r.region_code == code)
-        .map(|r| r.path)
+        .map(|r| r.path.clone())
         .ok_or_else(|| ProgressError::NotInScope(code).into())
 }
 
-/// A page of "not yet enrolled" and the cursor of the next one.
+/// A page of "not yet enrolled" in campaign `id` (whose scope is
+/// `regions`) and the cursor of the next one.
 pub async fn pending_page(
     store: &Store,
     id: Uuid,
+    regions: &[CampaignRegionRow],
     query: &PendingQuery,
 ) -> Result<(Vec<PendingRow>, Option<(String, String)>), AppError> {
-    let path = scope_path(store, id, query.region.as_deref()).await?;
+    let path = scope_path(regions, query.region.as_deref())?;
     let limit = query.limit.unwrap_or(PENDING_PAGE);
     if !(1..=PENDING_MAX_PAGE).contains(&limit) {
         return Err(AppError::bad_request(
@@ -393,7 +411,9 @@ pub async fn pending(
     query: web::Query<PendingQuery>,
 ) -> Result<HttpResponse, AppError> {
     staff::require(&state, &req, &[Role::Admin]).await?;
-    let (rows, next) = pending_page(&state.store, campaign_id(&path)?, &query).await?;
+    let id = campaign_id(&path)?;
+    let (_, regions) = load_scope(&state.store, id).await?;
+    let (rows, next) = pending_page(&state.store, id, &regions, &query).await?;
     let next = next.map(
         |(region, reference)| serde_json::json!({ "after_region": region, "after_ref": reference }),
     );
@@ -450,7 +470,8 @@ pub async fn pending_csv(
 ) -> Result<HttpResponse, AppError> {
     staff::require(&state, &req, &[Role::Admin]).await?;
     let id = campaign_id(&path)?;
-    let scope = scope_path(&state.store, id, query.region.as_deref()).await?;
+    let (_, regions) = load_scope(&state.store, id).await?;
+    let scope = scope_path(&regions, query.region.as_deref())?;
     let cursor = Cursor {
         store: state.store.clone(),
         id,
