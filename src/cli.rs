@@ -11,7 +11,8 @@ use crate::config::{DatabaseArgs, LogFormat, ServeArgs, Settings};
 use crate::domain::client::SubjectType;
 use crate::oidc::clients::{self, NewClient};
 use crate::oidc::keyring;
-use crate::oidc::keys::{Alg, MasterKey};
+use crate::oidc::signing::Alg;
+use crate::secrets::MasterKey;
 use crate::registry::RegistryKeys;
 use crate::registry::register::{self, ImportError, ImportSource};
 use crate::staff::{Role, invitations};
@@ -180,7 +181,7 @@ pub enum KeysCommand {
 /// Loads the demo country and says what it holds.
 async fn load_demo(store: &Store, settings: &Settings, people: u32) -> anyhow::Result<()> {
     let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)?;
-    let demo = crate::campaign::demo::load(
+    let demo = crate::demo::load(
         store,
         &RegistryKeys::new(&master),
         Clock::System.now(),

@@ -3,12 +3,11 @@
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use crate::domain::CitizenStatus;
 use crate::error::AppError;
+use crate::secrets::{hash_secret, new_secret};
 use crate::startup::AppState;
 use crate::store::{SessionRow, SignedIn};
 
@@ -17,20 +16,6 @@ pub const COOKIE: &str = "civitas_session";
 /// Idle updates are written at most this often (seconds), to keep sign-in
 /// checks from writing on every request.
 const TOUCH_EVERY: i64 = 60;
-
-/// A new random secret, base64url-encoded, and its hash for storage.
-pub fn new_secret() -> (String, String) {
-    let bytes: [u8; 32] = rand::random();
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash_secret(&token);
-    (token, hash)
-}
-
-/// SHA-256 of a secret, hex-encoded: what the database keeps.
-pub fn hash_secret(secret: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    crate::encoding::hex(digest.as_ref())
-}
 
 /// A session to be stored, and the token for the cookie.
 pub fn new_session(
@@ -120,20 +105,4 @@ pub fn not_signed_in() -> AppError {
         "not_signed_in",
         "You are not signed in, or your session has ended. Sign in with your passkey.",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_random_and_hashed() {
-        let (a, ha) = new_secret();
-        let (b, hb) = new_secret();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 43);
-        assert_eq!(ha.len(), 64);
-        assert_ne!(ha, hb);
-        assert_eq!(hash_secret(&a), ha);
-    }
 }

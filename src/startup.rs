@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::oidc::Provider;
 use crate::oidc::keyring;
-use crate::oidc::keys::MasterKey;
+use crate::secrets::MasterKey;
 use crate::store::Store;
 use crate::telemetry::{Metrics, observe_request};
 use crate::{http, registry};

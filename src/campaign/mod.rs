@@ -3,7 +3,6 @@
 //! arithmetic that says whether it will be.
 
 pub mod chart;
-pub mod demo;
 pub mod progress;
 pub mod projection;
 

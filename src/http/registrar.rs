@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::parse_birth_date;
 use crate::error::AppError;
-use crate::registry::desk::{self, Evidence, Lifecycle};
+use crate::registry::registrar::{self, Evidence, Lifecycle};
 use crate::staff::{self, Role, Staff};
 use crate::startup::AppState;
 
@@ -97,7 +97,7 @@ pub async fn show_citizen(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let staff = registrar(&state, &req).await?;
-    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
+    let citizen = registrar::citizen_in_scope(&state, &staff, &path).await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
@@ -109,8 +109,8 @@ pub async fn verify(
     body: web::Json<Evidence>,
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(&state, &req).await?;
-    let mut citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
-    desk::verify(&state, &staff, &mut citizen, &body).await?;
+    let mut citizen = registrar::citizen_in_scope(&state, &staff, &path).await?;
+    registrar::verify(&state, &staff, &mut citizen, &body).await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
@@ -131,9 +131,9 @@ pub async fn reject(
     body: web::Json<Reason>,
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(&state, &req).await?;
-    let citizen = desk::citizen_in_scope(&state, &staff, &path).await?;
-    let reason = desk::parse_reason(body.reason.as_deref())?;
-    desk::reject(&state, &staff, &citizen, reason).await?;
+    let citizen = registrar::citizen_in_scope(&state, &staff, &path).await?;
+    let reason = registrar::parse_reason(body.reason.as_deref())?;
+    registrar::reject(&state, &staff, &citizen, reason).await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
@@ -145,7 +145,7 @@ async fn lifecycle(
     change: Lifecycle,
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(state, req).await?;
-    let mut citizen = desk::citizen_in_scope(state, &staff, national_id).await?;
+    let mut citizen = registrar::citizen_in_scope(state, &staff, national_id).await?;
     let details = if change == Lifecycle::RecordDeath {
         let date = parse_birth_date(
             body.date_of_death.as_deref().unwrap_or_default(),
@@ -162,9 +162,9 @@ async fn lifecycle(
         })?;
         json!({ "date_of_death": crate::http::iso_date(date) })
     } else {
-        json!({ "reason": desk::parse_reason(body.reason.as_deref())? })
+        json!({ "reason": registrar::parse_reason(body.reason.as_deref())? })
     };
-    desk::change_status(state, &staff, &mut citizen, change, details).await?;
+    registrar::change_status(state, &staff, &mut citizen, change, details).await?;
     Ok(ok(citizen_view(state, &citizen).await?))
 }
 
@@ -204,7 +204,7 @@ pub async fn merge(
     body: web::Json<MergeBody>,
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(&state, &req).await?;
-    let kept = desk::merge(&state, &staff, case_id(&path)?, &body.survivor).await?;
+    let kept = registrar::merge(&state, &staff, case_id(&path)?, &body.survivor).await?;
     Ok(ok(citizen_view(&state, &kept).await?))
 }
 
@@ -216,7 +216,7 @@ pub async fn dismiss(
     body: web::Json<Reason>,
 ) -> Result<HttpResponse, AppError> {
     let staff = acting_registrar(&state, &req).await?;
-    let reason = desk::parse_reason(body.reason.as_deref())?;
-    desk::dismiss(&state, &staff, case_id(&path)?, reason).await?;
+    let reason = registrar::parse_reason(body.reason.as_deref())?;
+    registrar::dismiss(&state, &staff, case_id(&path)?, reason).await?;
     Ok(HttpResponse::NoContent().finish())
 }

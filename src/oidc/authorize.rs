@@ -11,7 +11,7 @@ use super::{ACR_LEVEL_1, ACR_LEVEL_2};
 use crate::domain::AssuranceLevel;
 use crate::domain::client::{Client, ScopeSet};
 use crate::error::AppError;
-use crate::session::{self, hash_secret};
+use crate::secrets::{hash_secret, new_secret};
 use crate::startup::AppState;
 use crate::store::{AuthRequestRow, CodeRow, GrantRow, SignedIn};
 
@@ -351,7 +351,7 @@ pub async fn authorize(
             "The person has not yet agreed to share this data with the app.",
         );
     }
-    let (request_id, id_hash) = session::new_secret();
+    let (request_id, id_hash) = new_secret();
     let row = AuthRequestRow {
         client_id: client.id.clone(),
         citizen_id: who.citizen.id.0,
@@ -469,7 +469,7 @@ async fn issue_code(
         created_at: now,
         revoked_at: None,
     };
-    let (code, code_hash) = session::new_secret();
+    let (code, code_hash) = new_secret();
     let code_row = CodeRow {
         grant_id: grant.id,
         client_id: client.id.clone(),

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::domain::client::{
     Client, RESTRICTED_SCOPES, STANDARD_SCOPES, SubjectType, parse_redirect_uri,
 };
-use crate::oidc::keys::Alg;
-use crate::session::{hash_secret, new_secret};
+use crate::oidc::signing::Alg;
+use crate::secrets::{hash_secret, new_secret};
 use crate::store::Store;
 
 /// What `civitas client create` asks for.

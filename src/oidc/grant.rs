@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::clients::secret_matches;
-use super::keys::Alg;
-use super::tokens::{ACCESS_TOKEN_TTL, AccessClaims, ID_TOKEN_TTL, IdClaims, REFRESH_TOKEN_TTL};
+use super::signing::Alg;
+use super::jwt::{ACCESS_TOKEN_TTL, AccessClaims, ID_TOKEN_TTL, IdClaims, REFRESH_TOKEN_TTL};
 use super::{OAuthError, claims};
 use crate::domain::client::{Client, ScopeSet};
 use crate::domain::{CitizenId, CitizenStatus};
-use crate::session::{hash_secret, new_secret};
+use crate::secrets::{hash_secret, new_secret};
 use crate::startup::AppState;
 use crate::store::GrantRow;
 

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use jsonwebtoken::DecodingKey;
 
-use super::keys::{Alg, MasterKey, SigningKey, generate};
+use super::signing::{Alg, SigningKey, generate};
+use crate::secrets::MasterKey;
 use crate::store::{KeyRow, Store};
 
 /// How long a retired key stays in JWKS: longer than any token it signed

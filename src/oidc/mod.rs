@@ -7,12 +7,12 @@ pub mod clients;
 pub mod discovery;
 pub mod error;
 pub mod grant;
+pub mod jwt;
 pub mod keyring;
-pub mod keys;
-pub mod tokens;
+pub mod signing;
 
 use keyring::KeyCache;
-use keys::MasterKey;
+use crate::secrets::MasterKey;
 
 pub use error::OAuthError;
 

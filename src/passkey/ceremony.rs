@@ -6,7 +6,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::error::AppError;
-use crate::session;
+use crate::secrets::{hash_secret, new_secret};
 use crate::startup::AppState;
 use crate::store::{CeremonyRow, Taken};
 
@@ -48,7 +48,7 @@ pub(super) async fn begin(
     payload: String,
     citizen_id: Option<Uuid>,
 ) -> Result<Started, AppError> {
-    let (ceremony_id, id_hash) = session::new_secret();
+    let (ceremony_id, id_hash) = new_secret();
     let now = state.clock.unix();
     let row = CeremonyRow {
         kind: kind.as_str().to_string(),
@@ -73,7 +73,7 @@ pub(super) async fn take(
 ) -> Result<CeremonyRow, AppError> {
     let row = match state
         .store
-        .take_ceremony(&session::hash_secret(ceremony_id), kind.as_str())
+        .take_ceremony(&hash_secret(ceremony_id), kind.as_str())
         .await?
     {
         Taken::Found(row) => row,

@@ -3,8 +3,8 @@
 
 pub mod activation;
 pub mod claim;
-pub mod desk;
 pub mod register;
+pub mod registrar;
 
 use anyhow::Context;
 use ring::hmac;
@@ -84,7 +84,7 @@ pub struct RegistryKeys {
 }
 
 impl RegistryKeys {
-    pub fn new(master: &crate::oidc::keys::MasterKey) -> Self {
+    pub fn new(master: &crate::secrets::MasterKey) -> Self {
         Self {
             activation: hmac::Key::new(
                 hmac::HMAC_SHA256,

@@ -5,7 +5,7 @@
 use crate::audit::AuditEvent;
 use crate::domain::{CitizenId, RegionCode};
 use crate::error::AppError;
-use crate::session::{hash_secret, new_secret};
+use crate::secrets::{hash_secret, new_secret};
 use crate::store::{Accepted, InvitationRow, Store, StoreError};
 
 use super::Role;

@@ -1,6 +1,6 @@
 //! The OpenID Provider's refusals: each case with its RFC error code.
 
-use civitas::oidc::keys::Alg;
+use civitas::oidc::signing::Alg;
 use serde_json::Value;
 
 use crate::helpers::TestApp;

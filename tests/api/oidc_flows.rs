@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use civitas::domain::client::SubjectType;
 use civitas::oidc::clients::{NewClient, create};
-use civitas::oidc::keys::Alg;
+use civitas::oidc::signing::Alg;
 use serde_json::Value;
 
 use crate::authenticator::SoftAuthenticator;

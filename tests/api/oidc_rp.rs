@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use civitas::clock::Clock;
-use civitas::oidc::keys::{Alg, half_hash};
+use civitas::oidc::signing::{Alg, half_hash};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
     CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,

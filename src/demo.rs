@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use time::{Date, Duration, OffsetDateTime, Time};
 
-use super::CampaignSpec;
+use crate::campaign::{self, CampaignSpec};
 use crate::audit::AuditEvent;
 use crate::domain::{
     AssuranceLevel, Citizen, CitizenId, CitizenStatus, NationalId, PersonName, RegionCode,
@@ -173,8 +173,8 @@ pub async fn load(
         deadline: today + Duration::days(42),
     };
     let at = now.unix_timestamp();
-    super::create(store, &regions, &national, actor, at).await?;
-    super::create(store, &regions, &voters, actor, at).await?;
+    campaign::create(store, &regions, &national, actor, at).await?;
+    campaign::create(store, &regions, &voters, actor, at).await?;
 
     // Enrollments day by day: each region at its pace, slower at weekends,
     // ramping up over the first week; some people enroll on their own

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Provider;
-use super::keys::{Alg, half_hash};
+use super::signing::{Alg, half_hash};
 use crate::startup::AppState;
 
 /// Access tokens and ID tokens live ten minutes.
