@@ -4,8 +4,8 @@
 
 use std::hint::black_box;
 
-use civitas::oidc::signing::{Alg, SigningKey, generate};
 use civitas::oidc::jwt::{AccessClaims, IdClaims, check};
+use civitas::oidc::signing::{Alg, SigningKey, generate};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, decode_header, jwk::Jwk};
 

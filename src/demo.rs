@@ -9,13 +9,14 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use time::{Date, Duration, OffsetDateTime, Time};
 
-use crate::campaign::{self, CampaignSpec};
 use crate::audit::AuditEvent;
+use crate::campaign::{self, CampaignSpec};
 use crate::domain::{
     AssuranceLevel, Citizen, CitizenId, CitizenStatus, NationalId, PersonName, RegionCode,
 };
-use crate::registry::RegistryKeys;
 use crate::registry::register::{self, ImportSource};
+use crate::registry::registrar::apply_status_change;
+use crate::registry::{RegistryKeys, insert_drawing_numbers};
 use crate::store::Store;
 
 const GIVEN: [&str; 16] = [
@@ -84,6 +85,8 @@ pub enum DemoError {
     NoSampleRegions,
     #[error("register import failed: {0}")]
     Import(String),
+    #[error("no free national ID number")]
+    NoFreeNumber,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -233,7 +236,7 @@ pub async fn load(
             }
         }
         enrolled += batch.len();
-        store.insert_enrolled(&mut batch).await?;
+        insert_enrolled(store, &mut batch).await?;
         // About one record in two hundred is revoked a few days later
         // (a duplicate found, say).
         revoke.extend(batch.into_iter().step_by(200).map(|(c, _)| c));
@@ -247,14 +250,14 @@ pub async fn load(
             serde_json::json!({ "reason": "demo: duplicate record" }),
             at.unix_timestamp(),
         );
-        store
-            .change_status(
-                citizen.id,
-                &[CitizenStatus::Active],
-                CitizenStatus::Revoked,
-                &event,
-            )
-            .await?;
+        apply_status_change(
+            store,
+            citizen.id,
+            &[CitizenStatus::Active],
+            CitizenStatus::Revoked,
+            &event,
+        )
+        .await?;
     }
 
     let sample_codes = sample_codes(&letters, &rows, &people_by_region);
@@ -264,6 +267,26 @@ pub async fn load(
         campaigns: 2,
         sample_codes,
     })
+}
+
+/// Inserts citizens already enrolled, each claiming its register row if it
+/// names one, in one transaction.
+async fn insert_enrolled(
+    store: &Store,
+    batch: &mut [(Citizen, Option<String>)],
+) -> Result<(), DemoError> {
+    let mut tx = store.begin_write().await?;
+    for (citizen, register_ref) in batch.iter_mut() {
+        if !insert_drawing_numbers(&mut tx, citizen).await? {
+            return Err(DemoError::NoFreeNumber);
+        }
+        if let Some(r) = register_ref {
+            tx.claim_register_entry(r, citizen.id, citizen.created_at.unix_timestamp())
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Three codes from the letters whose rows nobody has enrolled with.

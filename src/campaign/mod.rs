@@ -251,13 +251,14 @@ pub async fn create(
         spec.details(id),
         now,
     );
-    store
-        .insert_campaign(
-            &spec.row(id, actor, now, now),
-            &scope_regions(regions, &spec.roots),
-            &event,
-        )
+    let row = spec.row(id, actor, now, now);
+    let mut tx = store.begin_write().await?;
+    tx.lock_campaign_scopes().await?;
+    tx.insert_campaign(&row).await?;
+    tx.build_campaign_scope(id, &scope_regions(regions, &spec.roots), row.born_by)
         .await?;
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -284,7 +285,19 @@ pub async fn update(
         now,
     );
     let row = spec.row(current.id, &current.created_by, now, current.created_at);
-    store.update_campaign(&row, scope.as_deref(), &event).await
+    let mut tx = store.begin_write().await?;
+    if scope.is_some() {
+        tx.lock_campaign_scopes().await?;
+    }
+    if !tx.update_campaign(&row).await? {
+        return Ok(false);
+    }
+    if let Some(scope) = &scope {
+        tx.build_campaign_scope(row.id, scope, row.born_by).await?;
+    }
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[cfg(test)]

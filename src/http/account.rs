@@ -243,10 +243,11 @@ pub async fn withdraw_app(
     client_id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let who = session::require(&state, &req).await?;
-    state
-        .store
-        .revoke_grants_of(who.citizen.id.0, &client_id, state.clock.unix())
+    let mut tx = state.store.begin().await?;
+    tx.revoke_grants_at(who.citizen.id.0, &client_id, state.clock.unix())
         .await?;
+    tx.delete_consents(who.citizen.id.0, &client_id).await?;
+    tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

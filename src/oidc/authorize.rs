@@ -480,10 +480,18 @@ async fn issue_code(
     };
     let released: Vec<&str> = request.scope.split(' ').collect();
     let claims = serde_json::to_string(&released).map_err(AppError::internal)?;
-    state
-        .store
-        .insert_grant_with_code(&grant, &code_hash, &code_row, &claims)
-        .await?;
+    // The grant, its code and the access-history entry in one transaction.
+    let mut tx = state.store.begin().await?;
+    tx.insert_grant(&grant).await?;
+    tx.insert_code(&code_hash, &code_row).await?;
+    tx.insert_sign_in(
+        grant.citizen_id,
+        &grant.client_id,
+        grant.created_at,
+        &claims,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(client_redirect(
         state,
         &request.redirect_uri,

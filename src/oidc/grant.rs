@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::clients::secret_matches;
-use super::signing::Alg;
 use super::jwt::{ACCESS_TOKEN_TTL, AccessClaims, ID_TOKEN_TTL, IdClaims, REFRESH_TOKEN_TTL};
+use super::signing::Alg;
 use super::{OAuthError, claims};
 use crate::domain::client::{Client, ScopeSet};
 use crate::domain::{CitizenId, CitizenStatus};
@@ -304,16 +304,21 @@ async fn issue_tokens(
             let (refresh, hash) = new_secret();
             let expires = now + REFRESH_TOKEN_TTL;
             let stored = match spent {
+                // The spent token and its successor in one commit: a spent
+                // token always has a successor.
                 Some(old) => {
-                    state
-                        .store
-                        .rotate_refresh_token(old, &hash, grant.id, now, expires)
-                        .await?
+                    let mut tx = state.store.begin().await?;
+                    let spent_now = tx.spend_refresh_token(old, now).await?;
+                    if spent_now {
+                        tx.insert_refresh_token(&hash, grant.id, now, expires)
+                            .await?;
+                        tx.commit().await?;
+                    }
+                    spent_now
                 }
                 None => {
-                    state
-                        .store
-                        .insert_refresh_token(&hash, grant.id, now, expires)
+                    let mut conn = state.store.autocommit().await?;
+                    conn.insert_refresh_token(&hash, grant.id, now, expires)
                         .await?;
                     true
                 }

@@ -11,8 +11,8 @@ pub mod jwt;
 pub mod keyring;
 pub mod signing;
 
-use keyring::KeyCache;
 use crate::secrets::MasterKey;
+use keyring::KeyCache;
 
 pub use error::OAuthError;
 

@@ -16,7 +16,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
-
 /// JWS algorithms Civitas signs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Alg {
@@ -61,7 +60,6 @@ impl fmt::Display for Alg {
         f.write_str(self.as_str())
     }
 }
-
 
 /// A freshly generated key pair.
 pub struct NewKey {

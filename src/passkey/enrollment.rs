@@ -10,9 +10,10 @@ use crate::domain::{
     AssuranceLevel, Citizen, CitizenId, CitizenStatus, NationalId, NewCitizen, dedup_key,
 };
 use crate::error::AppError;
+use crate::registry::enrollment::{Enrolled, enroll};
 use crate::session;
 use crate::startup::AppState;
-use crate::store::{DuplicateAttempt, Enrolled};
+use crate::store::DuplicateAttempt;
 
 /// What enrollment remembers between start and finish.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -105,6 +106,7 @@ async fn record_duplicate(
             region_code: new.region.as_str().to_string(),
             matched_citizen_id: matched.0,
             attempted_at: state.clock.unix(),
+            duplicate_citizen_id: None,
         })
         .await?;
     Ok(())
@@ -161,15 +163,14 @@ pub async fn finish_enrollment(
     };
     let passkey_row = passkey_row(state, citizen.id.0, &passkey, "Passkey")?;
     let (session_row, token) = session::new_session(state, citizen.id.0, passkey_row.id, true);
-    match state
-        .store
-        .enroll(
-            &mut citizen,
-            &passkey_row,
-            &session_row,
-            payload.register_ref.as_deref(),
-        )
-        .await
+    match enroll(
+        &state.store,
+        &mut citizen,
+        &passkey_row,
+        &session_row,
+        payload.register_ref.as_deref(),
+    )
+    .await
     {
         Ok(Enrolled::Done) => Ok((citizen, token)),
         Ok(Enrolled::CodeUsed) => Err(AppError::conflict(

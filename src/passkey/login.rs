@@ -109,6 +109,9 @@ pub async fn finish_login(
     stored.last_used_at = Some(state.clock.unix());
     let (session_row, token) =
         session::new_session(state, stored.citizen_id, stored.id, result.user_verified());
-    state.store.record_sign_in(&stored, &session_row).await?;
+    let mut tx = state.store.begin().await?;
+    tx.record_passkey_use(&stored).await?;
+    tx.insert_session(&session_row).await?;
+    tx.commit().await?;
     Ok((citizen, token))
 }

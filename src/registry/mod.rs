@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod claim;
+pub mod enrollment;
 pub mod register;
 pub mod registrar;
 
@@ -12,15 +13,18 @@ use ring::hmac;
 use crate::clock::Clock;
 use crate::domain::region::{SAMPLE_REGIONS_CSV, parse_regions_csv};
 use crate::domain::{Citizen, CitizenId, CitizenStatus, NationalId, NewCitizen};
-use crate::store::{Store, StoreError};
+use crate::secrets::MasterKey;
+use crate::store::{Store, StoreError, Tx};
+
+/// How often a freshly drawn national ID number may collide before we give
+/// up. With 8e10 possible numbers even a billion citizens make a collision
+/// rare; ten in a row means something else is wrong.
+pub const MAX_ID_ATTEMPTS: usize = 10;
 
 /// Errors while issuing a national ID number.
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
-    #[error(
-        "no free national ID number after {} draws",
-        crate::store::MAX_ID_ATTEMPTS
-    )]
+    #[error("no free national ID number after {MAX_ID_ATTEMPTS} draws")]
     Exhausted,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -47,11 +51,29 @@ pub async fn issue_citizen(
         created_at: now,
         updated_at: now,
     };
-    if store.insert_new_citizen(&mut citizen).await? {
-        Ok(citizen)
-    } else {
-        Err(IssueError::Exhausted)
+    let mut tx = store.begin().await?;
+    if !insert_drawing_numbers(&mut tx, &mut citizen).await? {
+        return Err(IssueError::Exhausted);
     }
+    tx.commit().await?;
+    Ok(citizen)
+}
+
+/// Inserts `citizen` on `tx`, drawing a new national ID number each time
+/// the one it has is taken; false when every draw collided. The database's
+/// unique index decides, so numbers stay unique under concurrency.
+pub async fn insert_drawing_numbers(
+    tx: &mut Tx,
+    citizen: &mut Citizen,
+) -> Result<bool, StoreError> {
+    for _ in 0..MAX_ID_ATTEMPTS {
+        if tx.insert_citizen(citizen).await? {
+            return Ok(true);
+        }
+        tracing::info!("national ID collision; drawing another");
+        citizen.national_id = NationalId::generate();
+    }
+    Ok(false)
 }
 
 /// Loads regions at start-up: the given file, or the sample file into an
@@ -84,7 +106,7 @@ pub struct RegistryKeys {
 }
 
 impl RegistryKeys {
-    pub fn new(master: &crate::secrets::MasterKey) -> Self {
+    pub fn new(master: &MasterKey) -> Self {
         Self {
             activation: hmac::Key::new(
                 hmac::HMAC_SHA256,

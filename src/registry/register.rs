@@ -6,7 +6,7 @@
 //! reason. Every imported row gets a one-time activation code, stored only
 //! as a keyed hash; the code itself goes only to the letters file.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use super::RegistryKeys;
 use super::activation::ActivationCode;
 use crate::audit::AuditEvent;
 use crate::domain::{PersonName, RegionCode, parse_birth_date};
-use crate::store::{RegisterBatchRow, RegisterImportTx, Store, StoreError};
+use crate::store::{RegisterBatchRow, Store, StoreError, Tx};
 
 /// Largest register file accepted; larger registers are split into several
 /// files, each imported on its own.
@@ -257,7 +257,12 @@ pub async fn import<R: Read, W: Write>(
         import_id: Some(import_id),
         ..Report::default()
     };
-    let mut tx = store.begin_register_import(import_id).await?;
+    // One transaction for the whole file. It holds the campaign scopes
+    // still (the write lock on SQLite), so the scopes it counts its rows
+    // into stay as they are until it commits.
+    let mut tx = store.begin_write().await?;
+    tx.lock_campaign_regions().await?;
+    let mut campaigns = CampaignTally::new(tx.campaign_scopes().await?);
     let mut batch: Vec<RegisterBatchRow> = Vec::with_capacity(BATCH);
     let mut record = csv::ByteRecord::new();
     let mut header_seen = false;
@@ -339,13 +344,13 @@ pub async fn import<R: Read, W: Write>(
             }
         }
         if batch.len() >= BATCH {
-            flush(&mut tx, &mut batch, &mut report).await?;
+            flush(&mut tx, import_id, &mut campaigns, &mut batch, &mut report).await?;
         }
     }
     if !header_seen && report.ok() {
         report.fail(1, "the file is empty; the first line must be the header");
     }
-    flush(&mut tx, &mut batch, &mut report).await?;
+    flush(&mut tx, import_id, &mut campaigns, &mut batch, &mut report).await?;
     if !report.ok() {
         tx.rollback().await?;
         report.errors.sort_by_key(|e| e.line);
@@ -360,21 +365,32 @@ pub async fn import<R: Read, W: Write>(
         serde_json::json!({ "source": source.name, "rows": report.rows }),
         now,
     );
-    tx.finish(&source.name, report.rows, &source.actor, now, &event)
+    for ((campaign, region), rows) in &campaigns.added {
+        tx.add_register_rows(*campaign, region, *rows).await?;
+    }
+    let rows = i64::try_from(report.rows).unwrap_or(i64::MAX);
+    tx.insert_register_import(import_id, &source.name, rows, &source.actor, now)
         .await?;
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
     Ok(report)
 }
 
 /// Writes a batch; rows whose register_ref was taken become report lines.
 async fn flush(
-    tx: &mut RegisterImportTx,
+    tx: &mut Tx,
+    import: Uuid,
+    campaigns: &mut CampaignTally,
     batch: &mut Vec<RegisterBatchRow>,
     report: &mut Report,
 ) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }
-    for conflict in tx.insert_batch(batch).await? {
+    // A batch with conflicts fails the whole import, so counting every row
+    // is exact for any import that commits.
+    campaigns.count(batch);
+    for conflict in tx.insert_register_batch(batch, import).await? {
         let reason = match conflict.earlier_line {
             Some(earlier) => format!(
                 "register_ref {:?} also appears on line {earlier}",
@@ -389,4 +405,42 @@ async fn flush(
     }
     batch.clear();
     Ok(())
+}
+
+/// The campaigns' scopes as the import began (no campaign changes scope
+/// while an import runs: both take the same lock), and the rows the import
+/// adds to each campaign region.
+struct CampaignTally {
+    /// Region code → the campaigns covering it, with their cohort.
+    scopes: HashMap<String, Vec<(Uuid, Option<time::Date>)>>,
+    added: HashMap<(Uuid, String), i64>,
+}
+
+impl CampaignTally {
+    fn new(scopes: Vec<(String, Uuid, Option<time::Date>)>) -> Self {
+        let mut by_region: HashMap<String, Vec<(Uuid, Option<time::Date>)>> = HashMap::new();
+        for (region, campaign, born_by) in scopes {
+            by_region
+                .entry(region)
+                .or_default()
+                .push((campaign, born_by));
+        }
+        Self {
+            scopes: by_region,
+            added: HashMap::new(),
+        }
+    }
+
+    fn count(&mut self, rows: &[RegisterBatchRow]) {
+        for row in rows {
+            for (campaign, born_by) in self.scopes.get(&row.region_code).into_iter().flatten() {
+                if born_by.is_none_or(|b| row.birth_date <= b) {
+                    *self
+                        .added
+                        .entry((*campaign, row.region_code.clone()))
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::domain::{AssuranceLevel, Citizen, CitizenId, CitizenStatus, NationalI
 use crate::error::AppError;
 use crate::staff::{self, Staff};
 use crate::startup::AppState;
-use crate::store::{Merge, ProofingRecord};
+use crate::store::{ProofingRecord, Store, StoreError};
 
 /// A lifecycle change a registrar can make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,16 +153,36 @@ pub async fn change_status(
         details,
         state.clock.unix(),
     );
-    if state
-        .store
-        .change_status(citizen.id, change.from(), change.to(), &event)
+    if !apply_status_change(&state.store, citizen.id, change.from(), change.to(), &event).await? {
+        return Err(changed_meanwhile());
+    }
+    citizen.status = change.to();
+    Ok(())
+}
+
+/// Moves a citizen from one of `from` to `to`, audited as `event`, in one
+/// transaction; leaving `active` ends every sign-in at once. False when the
+/// citizen was in none of `from`.
+pub async fn apply_status_change(
+    store: &Store,
+    citizen: CitizenId,
+    from: &[CitizenStatus],
+    to: CitizenStatus,
+    event: &AuditEvent,
+) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    if !tx
+        .change_citizen_status(citizen, from, to, event.at)
         .await?
     {
-        citizen.status = change.to();
-        Ok(())
-    } else {
-        Err(changed_meanwhile())
+        return Ok(false);
     }
+    if to != CitizenStatus::Active {
+        tx.end_access(citizen, event.at).await?;
+    }
+    tx.append_audit(event).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn one_of(value: &str, allowed: &[&str], code: &'static str, what: &str) -> Result<(), AppError> {
@@ -255,12 +275,17 @@ pub async fn verify(
         }),
         now,
     );
-    if state.store.verify_citizen(&record, &event).await? {
-        citizen.assurance_level = AssuranceLevel::Verified;
-        Ok(())
-    } else {
-        Err(changed_meanwhile())
+    let mut tx = state.store.begin().await?;
+    if !tx.raise_to_verified(citizen.id, now).await? {
+        return Err(changed_meanwhile());
     }
+    tx.insert_proofing_record(&record).await?;
+    tx.resolve_verification_request(citizen.id, staff.citizen().id, "verified", now)
+        .await?;
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
+    citizen.assurance_level = AssuranceLevel::Verified;
+    Ok(())
 }
 
 /// Closes a citizen's verification request without raising their level.
@@ -277,18 +302,19 @@ pub async fn reject(
         json!({ "reason": reason }),
         state.clock.unix(),
     );
-    if state
-        .store
-        .reject_verification(citizen.id, staff.citizen().id, &event)
+    let mut tx = state.store.begin().await?;
+    if !tx
+        .resolve_verification_request(citizen.id, staff.citizen().id, "rejected", event.at)
         .await?
     {
-        Ok(())
-    } else {
-        Err(AppError::conflict(
+        return Err(AppError::conflict(
             "no_open_request",
             "This citizen has no open verification request.",
-        ))
+        ));
     }
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A duplicate case the registrar may act on, with its citizens.
@@ -361,20 +387,10 @@ pub async fn merge(
     };
     let register_ref = state.store.register_ref_of(drop.id).await?;
     let kept_ref = state.store.register_ref_of(keep.id).await?;
+    // The register row moves to the survivor if only the dropped one had it.
+    let moving_ref = register_ref.filter(|_| kept_ref.is_none());
+    let level = keep.assurance_level.max(drop.assurance_level);
     let now = state.clock.unix();
-    let merge = Merge {
-        case_id: case.id,
-        survivor: keep.id,
-        revoked: drop.id,
-        register_ref: if kept_ref.is_none() {
-            register_ref
-        } else {
-            None
-        },
-        assurance_level: keep.assurance_level.max(drop.assurance_level).as_i16(),
-        registrar: staff.citizen().id,
-        at: now,
-    };
     let event = AuditEvent::new(
         staff.actor(),
         "citizen.merge",
@@ -382,12 +398,28 @@ pub async fn merge(
         json!({ "case": case.id, "survivor": keep.national_id.as_digits() }),
         now,
     );
-    if state.store.merge_citizens(&merge, &event).await? {
-        keep.assurance_level = keep.assurance_level.max(drop.assurance_level);
-        Ok(keep)
-    } else {
-        Err(changed_meanwhile())
+    let registrar = staff.citizen().id;
+    let mut tx = state.store.begin().await?;
+    if !tx.revoke_as_merged(drop.id, keep.id, now).await?
+        || !tx
+            .resolve_duplicate_case(case.id, registrar, "merged", now)
+            .await?
+        || !tx
+            .keep_merge_survivor(keep.id, level, moving_ref.as_deref(), now)
+            .await?
+    {
+        return Err(changed_meanwhile());
     }
+    if let Some(r) = &moving_ref {
+        tx.relink_register_entry(r, keep.id).await?;
+    }
+    // The same person holds both records' passkeys.
+    tx.move_passkeys(drop.id, keep.id).await?;
+    tx.end_access(drop.id, now).await?;
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
+    keep.assurance_level = level;
+    Ok(keep)
 }
 
 /// Closes a duplicate case as two different people.
@@ -405,13 +437,14 @@ pub async fn dismiss(
         json!({ "case": case.id, "reason": reason }),
         state.clock.unix(),
     );
-    if state
-        .store
-        .dismiss_duplicate(case.id, staff.citizen().id, &event)
+    let mut tx = state.store.begin().await?;
+    if !tx
+        .resolve_duplicate_case(case.id, staff.citizen().id, "distinct", event.at)
         .await?
     {
-        Ok(())
-    } else {
-        Err(changed_meanwhile())
+        return Err(changed_meanwhile());
     }
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
+    Ok(())
 }

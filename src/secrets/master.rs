@@ -254,5 +254,4 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
-
 }

@@ -6,7 +6,7 @@ use crate::audit::AuditEvent;
 use crate::domain::{CitizenId, RegionCode};
 use crate::error::AppError;
 use crate::secrets::{hash_secret, new_secret};
-use crate::store::{Accepted, InvitationRow, Store, StoreError};
+use crate::store::{InvitationRow, Store, StoreError};
 
 use super::Role;
 
@@ -93,7 +93,10 @@ pub async fn create(
         serde_json::json!({ "role": role.as_str(), "regions": codes, "expires_at": row.expires_at }),
         now,
     );
-    store.insert_invitation(&row, &event).await?;
+    let mut tx = store.begin().await?;
+    tx.insert_invitation(&row).await?;
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
     Ok(Invitation {
         url: format!("{issuer}/staff/invitation#{token}"),
         role,
@@ -150,11 +153,20 @@ pub async fn accept(
         }),
         now,
     );
-    match store
-        .accept_invitation(&token_hash, citizen, now, &event)
-        .await?
-    {
-        Accepted::Granted => Ok(role),
-        Accepted::Unusable => Err(unusable()),
+    // Used once, and the role granted (one row per region), all or nothing.
+    let mut tx = store.begin().await?;
+    let Some((role_name, regions)) = tx.use_invitation(&token_hash, citizen, now).await? else {
+        return Err(unusable());
+    };
+    let codes: Vec<&str> = if regions.is_empty() {
+        vec![""]
+    } else {
+        regions.split(',').collect()
+    };
+    for code in codes {
+        tx.grant_role(citizen, &role_name, code, now).await?;
     }
+    tx.append_audit(&event).await?;
+    tx.commit().await?;
+    Ok(role)
 }

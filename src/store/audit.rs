@@ -1,25 +1,25 @@
 //! The audit log: appended inside the transaction of the change it records,
 //! read by auditors, walked by `civitas audit verify`.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, Tx, on_pool};
 use crate::audit::{AuditEntry, AuditEvent};
 
-/// Appends `$event` (an `&AuditEvent`) on transaction `$tx`. Evaluates to
-/// `Result<i64, StoreError>`, the entry's sequence number. Bumping the head
-/// row first takes its row lock, so concurrent appends from any instance are
-/// serialised and each chains to the one committed before it.
-macro_rules! append_audit {
-    ($tx:expr, $event:expr) => {
-        async {
+impl Tx {
+    /// Appends `event` inside this transaction and returns its sequence
+    /// number. Bumping the head row first takes its row lock, so concurrent
+    /// appends from any instance are serialised and each chains to the one
+    /// committed before it.
+    pub async fn append_audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
+        on_pool!(tx self, |conn| {
             let (seq, prev): (i64, String) = sqlx::query_as(
                 "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
             )
-            .fetch_one(&mut *$tx)
+            .fetch_one(&mut *conn)
             .await?;
-            let entry = $crate::audit::seal($event, seq, prev);
+            let entry = crate::audit::seal(event, seq, prev);
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
                 .bind(&entry.hash)
-                .execute(&mut *$tx)
+                .execute(&mut *conn)
                 .await?;
             sqlx::query(
                 "INSERT INTO audit_entries (seq, at, actor, action, target, details, prev_hash, \
@@ -33,13 +33,12 @@ macro_rules! append_audit {
             .bind(&entry.details)
             .bind(&entry.prev_hash)
             .bind(&entry.hash)
-            .execute(&mut *$tx)
+            .execute(&mut *conn)
             .await?;
-            Ok::<i64, $crate::store::StoreError>(seq)
-        }
-    };
+            Ok(seq)
+        })
+    }
 }
-pub(crate) use append_audit;
 
 /// Which entries an auditor wants; empty filters match everything.
 #[derive(Debug, Default, Clone)]
@@ -58,12 +57,10 @@ impl Store {
     /// Appends one entry on its own (for changes made outside a transaction
     /// of ours, e.g. key rotation).
     pub async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let seq = append_audit!(tx, event).await?;
-            tx.commit().await?;
-            Ok(seq)
-        })
+        let mut tx = self.begin().await?;
+        let seq = tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     /// Entries matching `filter`, newest first.

@@ -4,14 +4,13 @@
 //! campaign's scope, builds its counters once when the scope is set, and
 //! reads them back.
 
+use std::sync::LazyLock;
+
 use time::Date;
 use uuid::Uuid;
 
-use super::audit::append_audit;
-use super::citizens::{insert_citizen_drawing_ids, insert_citizen_query};
-use super::{Store, StoreError, on_pool};
-use crate::audit::AuditEvent;
-use crate::domain::Citizen;
+use super::tx::TxInner;
+use super::{Store, StoreError, Tx, on_pool};
 
 /// A campaign as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -68,13 +67,13 @@ pub struct PendingRow {
     pub phone: Option<String>,
 }
 
-/// The columns `CampaignRow` reads, as a literal for `concat!`.
-macro_rules! campaign_columns {
-    () => {
-        "id, name, min_age, born_by, target_number, starts_on, deadline, created_by, \
-         created_at, updated_at"
-    };
-}
+const CAMPAIGN_COLUMNS: &str = "SELECT id, name, min_age, born_by, target_number, starts_on, \
+     deadline, created_by, created_at, updated_at FROM campaigns";
+
+static ALL_CAMPAIGNS: LazyLock<String> =
+    LazyLock::new(|| format!("{CAMPAIGN_COLUMNS} ORDER BY deadline, name"));
+static CAMPAIGN_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("{CAMPAIGN_COLUMNS} WHERE id = $1"));
 
 const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
@@ -90,41 +89,106 @@ pub fn day_date(day: i64) -> Option<Date> {
         .and_then(|j| Date::from_julian_day(j).ok())
 }
 
-/// Writes the scope of campaign `$id` and builds its counters, on `$tx`:
-/// the register rows in each region and the citizens enrolled so far.
-/// Evaluates to `Result<(), StoreError>`.
-macro_rules! build_scope {
-    ($tx:expr, $id:expr, $regions:expr, $born_by:expr) => {
-        async {
+/// PostgreSQL: a scope being built must see every enrollment exactly once.
+/// Holding these locks, in-flight enrollments that already counted
+/// themselves commit before the build reads, and later ones wait and then
+/// count themselves into the new scope. Register imports take the first one
+/// too. (SQLite has a single writer: `begin_write` is enough.)
+const SCOPE_LOCK_PG: &str =
+    "LOCK TABLE campaign_regions, campaign_counts IN SHARE ROW EXCLUSIVE MODE";
+
+impl Tx {
+    /// Holds campaign scopes still until this transaction ends (see
+    /// `SCOPE_LOCK_PG`); begun with `begin_write`, which is the whole lock
+    /// on SQLite.
+    pub async fn lock_campaign_scopes(&mut self) -> Result<(), StoreError> {
+        if let TxInner::Postgres(held) = &mut self.0 {
+            sqlx::query(SCOPE_LOCK_PG).execute(held.conn()).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn insert_campaign(&mut self, c: &CampaignRow) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO campaigns (id, name, min_age, born_by, target_number, starts_on, \
+             deadline, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        )
+        .bind(c.id)
+        .bind(&c.name)
+        .bind(c.min_age)
+        .bind(c.born_by)
+        .bind(c.target_number)
+        .bind(c.starts_on)
+        .bind(c.deadline)
+        .bind(&c.created_by)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Changes a campaign's fields; false if it is gone.
+    pub async fn update_campaign(&mut self, c: &CampaignRow) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE campaigns SET name = $1, min_age = $2, born_by = $3, target_number = $4, \
+             starts_on = $5, deadline = $6, updated_at = $7 WHERE id = $8"
+        )
+        .bind(&c.name)
+        .bind(c.min_age)
+        .bind(c.born_by)
+        .bind(c.target_number)
+        .bind(c.starts_on)
+        .bind(c.deadline)
+        .bind(c.updated_at)
+        .bind(c.id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Writes the scope of campaign `id` and builds its counters: the
+    /// register rows in each region and the citizens enrolled so far. Call
+    /// it holding `lock_campaign_scopes`.
+    pub async fn build_campaign_scope(
+        &mut self,
+        id: Uuid,
+        regions: &[ScopeRegion],
+        born_by: Option<Date>,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| {
             sqlx::query("DELETE FROM campaign_counts WHERE campaign_id = $1")
-                .bind($id)
-                .execute(&mut *$tx)
+                .bind(id)
+                .execute(&mut *conn)
                 .await?;
             sqlx::query("DELETE FROM campaign_regions WHERE campaign_id = $1")
-                .bind($id)
-                .execute(&mut *$tx)
+                .bind(id)
+                .execute(&mut *conn)
                 .await?;
             // Each region's register rows: one range of the region index
             // per region (a single correlated UPDATE made PostgreSQL scan
             // the whole register once per region).
-            for r in $regions {
-                let rows: i64 = match $born_by {
+            for r in regions {
+                let rows: i64 = match born_by {
                     None => {
                         sqlx::query_scalar(
                             "SELECT COUNT(*) FROM register_entries WHERE region_code = $1",
                         )
                         .bind(&r.code)
-                        .fetch_one(&mut *$tx)
+                        .fetch_one(&mut *conn)
                         .await?
                     }
                     Some(born_by) => {
                         sqlx::query_scalar(
                             "SELECT COUNT(*) FROM register_entries \
-                         WHERE region_code = $1 AND birth_date <= $2",
+                             WHERE region_code = $1 AND birth_date <= $2",
                         )
                         .bind(&r.code)
                         .bind(born_by)
-                        .fetch_one(&mut *$tx)
+                        .fetch_one(&mut *conn)
                         .await?
                     }
                 };
@@ -132,18 +196,18 @@ macro_rules! build_scope {
                     "INSERT INTO campaign_regions (campaign_id, region_code, root, path, \
                      register_rows) VALUES ($1, $2, $3, $4, $5)",
                 )
-                .bind($id)
+                .bind(id)
                 .bind(&r.code)
                 .bind(r.root)
                 .bind(&r.path)
                 .bind(rows)
-                .execute(&mut *$tx)
+                .execute(&mut *conn)
                 .await?;
             }
             // Without a cohort the region counters hold the whole history;
             // a cohort needs the birth dates, read once here. Pages and the
             // progress API only ever read the counters built now.
-            let counts = if $born_by.is_some() {
+            let counts = if born_by.is_some() {
                 "INSERT INTO campaign_counts (campaign_id, region_code, day, enrolled) \
                  SELECT cr.campaign_id, ci.region_code, ci.created_at / 86400, COUNT(*) \
                  FROM citizens ci JOIN campaign_regions cr ON cr.region_code = ci.region_code \
@@ -157,133 +221,32 @@ macro_rules! build_scope {
                  FROM enrollment_counts ec JOIN campaign_regions cr \
                  ON cr.region_code = ec.region_code WHERE cr.campaign_id = $1"
             };
-            sqlx::query(counts).bind($id).execute(&mut *$tx).await?;
-            Ok::<(), StoreError>(())
-        }
-    };
-}
-
-/// PostgreSQL: a scope being built must see every enrollment exactly once.
-/// Holding these locks, in-flight enrollments that already counted
-/// themselves commit before the build reads, and later ones wait and then
-/// count themselves into the new scope. Register imports take the first one
-/// too. (SQLite has a single writer: BEGIN IMMEDIATE is enough.)
-const SCOPE_LOCK_PG: &str =
-    "LOCK TABLE campaign_regions, campaign_counts IN SHARE ROW EXCLUSIVE MODE";
-
-impl Store {
-    /// How to begin a transaction that reads before it writes. SQLite: take
-    /// the write lock at BEGIN. A deferred transaction that reads first
-    /// cannot upgrade once another connection has written, and fails at once
-    /// ("database is locked") instead of waiting.
-    pub(super) fn write_begin(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "BEGIN IMMEDIATE",
-            Store::Postgres(_) => "BEGIN",
-        }
-    }
-
-    /// Creates a campaign with its scope and counters.
-    pub async fn insert_campaign(
-        &self,
-        c: &CampaignRow,
-        scope: &[ScopeRegion],
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        let begin = self.write_begin();
-        let pg = matches!(self, Store::Postgres(_));
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            if pg {
-                sqlx::query(SCOPE_LOCK_PG).execute(&mut *tx).await?;
-            }
-            sqlx::query(
-                "INSERT INTO campaigns (id, name, min_age, born_by, target_number, starts_on, \
-                 deadline, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(c.id)
-            .bind(&c.name)
-            .bind(c.min_age)
-            .bind(c.born_by)
-            .bind(c.target_number)
-            .bind(c.starts_on)
-            .bind(c.deadline)
-            .bind(&c.created_by)
-            .bind(c.created_at)
-            .bind(c.updated_at)
-            .execute(&mut *tx)
-            .await?;
-            build_scope!(tx, c.id, scope, c.born_by).await?;
-            append_audit!(tx, event).await?;
-            tx.commit().await?;
-        });
+            sqlx::query(counts)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
+}
 
-    /// Changes a campaign; with `scope`, rebuilds its scope and counters
-    /// (needed when the regions or the cohort change). False if it is gone.
-    pub async fn update_campaign(
-        &self,
-        c: &CampaignRow,
-        scope: Option<&[ScopeRegion]>,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        let begin = self.write_begin();
-        let pg = matches!(self, Store::Postgres(_));
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            if pg && scope.is_some() {
-                sqlx::query(SCOPE_LOCK_PG).execute(&mut *tx).await?;
-            }
-            let changed = sqlx::query(
-                "UPDATE campaigns SET name = $1, min_age = $2, born_by = $3, target_number = $4, \
-                 starts_on = $5, deadline = $6, updated_at = $7 WHERE id = $8",
-            )
-            .bind(&c.name)
-            .bind(c.min_age)
-            .bind(c.born_by)
-            .bind(c.target_number)
-            .bind(c.starts_on)
-            .bind(c.deadline)
-            .bind(c.updated_at)
-            .bind(c.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed != 1 {
-                return Ok(false);
-            }
-            if let Some(scope) = scope {
-                build_scope!(tx, c.id, scope, c.born_by).await?;
-            }
-            append_audit!(tx, event).await?;
-            tx.commit().await?;
-            Ok(true)
-        })
-    }
-
+impl Store {
     pub async fn list_campaigns(&self) -> Result<Vec<CampaignRow>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            campaign_columns!(),
-            " FROM campaigns ORDER BY deadline, name"
-        );
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
-            .fetch_all(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            ALL_CAMPAIGNS.as_str()
+        )
+        .fetch_all(pool)
+        .await)?)
     }
 
     pub async fn find_campaign(&self, id: Uuid) -> Result<Option<CampaignRow>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            campaign_columns!(),
-            " FROM campaigns WHERE id = $1"
-        );
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            CAMPAIGN_BY_ID.as_str()
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Every region in a campaign's scope, parents before children.
@@ -415,41 +378,6 @@ impl Store {
             out.extend(rows);
         }
         Ok(out)
-    }
-
-    /// Inserts citizens already enrolled (the demo country and its history),
-    /// each claiming its register row if it names one. One transaction.
-    pub async fn insert_enrolled(
-        &self,
-        batch: &mut [(Citizen, Option<String>)],
-    ) -> Result<(), StoreError> {
-        let begin = self.write_begin();
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            for (citizen, register_ref) in batch.iter_mut() {
-                if !insert_citizen_drawing_ids!(tx, citizen).await? {
-                    return Err(StoreError::Corrupt("no free national ID number".into()));
-                }
-                if let Some(r) = register_ref {
-                    sqlx::query(
-                        "UPDATE register_entries SET citizen_id = $1, claimed_at = $2 \
-                         WHERE register_ref = $3 AND citizen_id IS NULL",
-                    )
-                    .bind(citizen.id.0)
-                    .bind(citizen.created_at.unix_timestamp())
-                    .bind(r.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("UPDATE citizens SET register_ref = $1 WHERE id = $2")
-                        .bind(r.as_str())
-                        .bind(citizen.id.0)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            tx.commit().await?;
-        });
-        Ok(())
     }
 }
 

@@ -1,20 +1,28 @@
 //! Citizens.
 
+use std::sync::LazyLock;
+
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, Tx, on_pool};
 use crate::domain::{
     AssuranceLevel, Citizen, CitizenId, CitizenStatus, NationalId, PersonName, RegionCode,
 };
 
-/// The columns `CitizenRow` reads, as a literal for `concat!`.
-macro_rules! citizen_columns {
-    () => {
-        "id, national_id, status, assurance_level, given_name, family_name, birth_date, \
-         region_code, created_at, updated_at"
-    };
+/// The columns `CitizenRow` reads.
+const CITIZEN_COLUMNS: &str = "id, national_id, status, assurance_level, given_name, \
+     family_name, birth_date, region_code, created_at, updated_at";
+
+/// `SELECT <citizen columns> FROM citizens WHERE <condition>`, built once.
+fn select_where(condition: &str) -> String {
+    format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE {condition}")
 }
+
+static BY_ID: LazyLock<String> = LazyLock::new(|| select_where("id = $1"));
+static BY_NATIONAL_ID: LazyLock<String> = LazyLock::new(|| select_where("national_id = $1"));
+static BY_DEDUP_KEY: LazyLock<String> =
+    LazyLock::new(|| select_where("dedup_key = $1 ORDER BY created_at LIMIT 1"));
 
 /// A citizen as stored.
 #[derive(sqlx::FromRow)]
@@ -55,80 +63,61 @@ impl TryFrom<CitizenRow> for Citizen {
     }
 }
 
-/// How often a freshly drawn national ID number may collide before we give
-/// up. With 8e10 possible numbers even a billion citizens make a collision
-/// rare; ten in a row means something else is wrong.
-pub const MAX_ID_ATTEMPTS: usize = 10;
-
-/// The insert statement for one citizen; yields `Some(id)` unless the
-/// national ID number is taken.
-macro_rules! insert_citizen_query {
-    ($c:expr) => {
-        sqlx::query_scalar::<_, Uuid>(
+impl Tx {
+    /// Inserts a citizen unless its national ID number is already taken;
+    /// false on such a collision (the unique index decides, so this holds
+    /// under concurrency).
+    pub async fn insert_citizen(&mut self, c: &Citizen) -> Result<bool, StoreError> {
+        let inserted: Option<Uuid> = on_pool!(tx self, |conn| sqlx::query_scalar(
             "INSERT INTO citizens (id, national_id, status, assurance_level, given_name, \
              family_name, birth_date, region_code, created_at, updated_at, dedup_key) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (national_id) DO NOTHING RETURNING id",
+             ON CONFLICT (national_id) DO NOTHING RETURNING id"
         )
-        .bind($c.id.0)
-        .bind($c.national_id.as_digits())
-        .bind($c.status.as_str())
-        .bind($c.assurance_level.as_i16())
-        .bind($c.given_name.as_str())
-        .bind($c.family_name.as_str())
-        .bind($c.birth_date)
-        .bind($c.region.as_str())
-        .bind($c.created_at.unix_timestamp())
-        .bind($c.updated_at.unix_timestamp())
+        .bind(c.id.0)
+        .bind(c.national_id.as_digits())
+        .bind(c.status.as_str())
+        .bind(c.assurance_level.as_i16())
+        .bind(c.given_name.as_str())
+        .bind(c.family_name.as_str())
+        .bind(c.birth_date)
+        .bind(c.region.as_str())
+        .bind(c.created_at.unix_timestamp())
+        .bind(c.updated_at.unix_timestamp())
         .bind(crate::domain::dedup_key(
-            &$c.given_name,
-            &$c.family_name,
-            $c.birth_date,
-            &$c.region,
+            &c.given_name,
+            &c.family_name,
+            c.birth_date,
+            &c.region,
         ))
-    };
-}
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(inserted.is_some())
+    }
 
-/// Inserts `$c` on connection `$conn`, drawing a new national ID number on
-/// each collision. Evaluates to `Result<bool, StoreError>` (false: gave up).
-/// The database's unique index decides, so this holds under concurrency.
-macro_rules! insert_citizen_drawing_ids {
-    ($conn:expr, $c:expr) => {
-        async {
-            for _ in 0..$crate::store::citizens::MAX_ID_ATTEMPTS {
-                if insert_citizen_query!($c)
-                    .fetch_optional(&mut *$conn)
-                    .await?
-                    .is_some()
-                {
-                    return Ok::<bool, $crate::store::StoreError>(true);
-                }
-                tracing::info!("national ID collision; drawing another");
-                $c.national_id = crate::domain::NationalId::generate();
-            }
-            Ok(false)
-        }
-    };
+    /// The first citizen whose duplicate-check key is `key`.
+    pub async fn citizen_by_dedup_key(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<CitizenId>, StoreError> {
+        let id: Option<Uuid> = on_pool!(tx self, |conn| sqlx::query_scalar(
+            "SELECT id FROM citizens WHERE dedup_key = $1 LIMIT 1"
+        )
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(id.map(CitizenId))
+    }
 }
-pub(crate) use {insert_citizen_drawing_ids, insert_citizen_query};
 
 impl Store {
     /// Inserts a citizen unless its national ID number is already taken;
     /// returns false on such a collision.
     pub async fn insert_citizen(&self, c: &Citizen) -> Result<bool, StoreError> {
-        let inserted = on_pool!(self, |pool| insert_citizen_query!(c)
-            .fetch_optional(pool)
-            .await)?;
-        Ok(inserted.is_some())
-    }
-
-    /// Inserts a citizen, drawing new national ID numbers on collision;
-    /// returns false when every draw collided.
-    pub async fn insert_new_citizen(&self, c: &mut Citizen) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
-            let mut conn = pool.acquire().await?;
-            insert_citizen_drawing_ids!(conn, c).await
-        })
+        let mut tx = self.begin().await?;
+        let inserted = tx.insert_citizen(c).await?;
+        tx.commit().await?;
+        Ok(inserted)
     }
 
     /// The first citizen whose duplicate-check key matches.
@@ -136,12 +125,7 @@ impl Store {
         &self,
         key: &str,
     ) -> Result<Option<Citizen>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            citizen_columns!(),
-            " FROM citizens WHERE dedup_key = $1 ORDER BY created_at LIMIT 1"
-        );
-        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(BY_DEDUP_KEY.as_str())
             .bind(key)
             .fetch_optional(pool)
             .await)?;
@@ -167,12 +151,7 @@ impl Store {
         Ok(done == 1)
     }
     pub async fn find_citizen(&self, id: CitizenId) -> Result<Option<Citizen>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            citizen_columns!(),
-            " FROM citizens WHERE id = $1"
-        );
-        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
+        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(BY_ID.as_str())
             .bind(id.0)
             .fetch_optional(pool)
             .await)?;
@@ -183,15 +162,11 @@ impl Store {
         &self,
         national_id: &NationalId,
     ) -> Result<Option<Citizen>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            citizen_columns!(),
-            " FROM citizens WHERE national_id = $1"
-        );
-        let row: Option<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(SQL)
-            .bind(national_id.as_digits())
-            .fetch_optional(pool)
-            .await)?;
+        let row: Option<CitizenRow> =
+            on_pool!(self, |pool| sqlx::query_as(BY_NATIONAL_ID.as_str())
+                .bind(national_id.as_digits())
+                .fetch_optional(pool)
+                .await)?;
         row.map(Citizen::try_from).transpose()
     }
 

@@ -1,6 +1,8 @@
 //! The only place with SQL. One `Store` with a SQLite and a PostgreSQL
 //! backend; the statements are written once in the `$1` style both dialects
-//! accept and are compiled for each backend by `on_pool!`.
+//! accept and are compiled for each backend by `on_pool!`. A statement runs
+//! on the pool (a `Store` method) or inside a transaction (a `Tx` method);
+//! services compose their transactions from `Tx` calls.
 
 pub(crate) mod audit;
 mod campaigns;
@@ -20,6 +22,7 @@ pub mod sqlite;
 mod staff;
 mod sweep;
 mod throttles;
+pub mod tx;
 
 use sqlx::{PgPool, SqlitePool};
 
@@ -28,23 +31,38 @@ pub use campaigns::{
     CampaignRegionRow, CampaignRow, PendingRow, RegionCount, ScopeRegion, day_date, day_number,
 };
 pub use ceremonies::{CeremonyRow, Taken};
-pub use citizens::{CitizenRow, MAX_ID_ATTEMPTS};
+pub use citizens::CitizenRow;
+pub use counts::Table;
 pub use keys::KeyRow;
 pub use oauth::{AuthRequestRow, CodeRow, ConnectedApp, GrantRow, RefreshRow, SignInRow};
-pub use counts::Table;
-pub use passkeys::{DuplicateAttempt, Enrolled, PasskeyRow};
-pub use register::{Conflict, RegisterBatchRow, RegisterEntry, RegisterImportTx};
-pub use registrar::{DuplicateCase, DuplicateItem, Merge, ProofingRecord, VerificationItem};
+pub use passkeys::{DuplicateAttempt, PasskeyRow};
+pub use register::{Conflict, RegisterBatchRow, RegisterEntry};
+pub use registrar::{DuplicateCase, DuplicateItem, ProofingRecord, VerificationItem};
 pub use sessions::{SessionRow, SignedIn};
-pub use staff::{Accepted, InvitationRow, RoleRow, StaffRow};
+pub use staff::{InvitationRow, RoleRow, StaffRow};
+pub use tx::Tx;
 
-/// Runs `$body` with `$pool` bound to whichever backend `$store` holds. The
-/// body is type-checked once per backend, so each gets its own implementation.
+/// Runs `$body` once per backend: with `$pool` bound to whichever pool
+/// `$store` holds, or (`tx` form) with `$conn` bound to the connection of the
+/// transaction `$tx`. The body is type-checked once per backend, so one
+/// statement written in the `$1` style serves both.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite($pool) => $body,
             $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+    (tx $tx:expr, |$conn:ident| $body:expr) => {
+        match &mut $tx.0 {
+            $crate::store::tx::TxInner::Sqlite(held) => {
+                let $conn: &mut sqlx::SqliteConnection = held.conn();
+                $body
+            }
+            $crate::store::tx::TxInner::Postgres(held) => {
+                let $conn: &mut sqlx::PgConnection = held.conn();
+                $body
+            }
         }
     };
 }

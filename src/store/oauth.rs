@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, Tx, on_pool};
 
 /// A pending authorization request waiting for the citizen's consent.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -67,6 +67,146 @@ pub struct ConnectedApp {
     pub granted_at: i64,
 }
 
+impl Tx {
+    pub async fn insert_grant(&mut self, g: &GrantRow) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO grants (id, citizen_id, client_id, scope, session_id, auth_time, acr, \
+             amr, nonce, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        )
+        .bind(g.id)
+        .bind(g.citizen_id)
+        .bind(&g.client_id)
+        .bind(&g.scope)
+        .bind(g.session_id)
+        .bind(g.auth_time)
+        .bind(&g.acr)
+        .bind(&g.amr)
+        .bind(&g.nonce)
+        .bind(g.created_at)
+        .bind(g.revoked_at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn insert_code(&mut self, code_hash: &str, code: &CodeRow) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, \
+             code_challenge, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)"
+        )
+        .bind(code_hash)
+        .bind(code.grant_id)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(code.expires_at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Adds a sign-in to an app to the citizen's access history, with the
+    /// claims released (a JSON array of scopes).
+    pub async fn insert_sign_in(
+        &mut self,
+        citizen: Uuid,
+        client_id: &str,
+        at: i64,
+        claims: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO sign_ins (id, citizen_id, client_id, at, claims) \
+             VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(Uuid::new_v4())
+        .bind(citizen)
+        .bind(client_id)
+        .bind(at)
+        .bind(claims)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Revokes every grant of a citizen at a client.
+    pub async fn revoke_grants_at(
+        &mut self,
+        citizen: Uuid,
+        client_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE citizen_id = $2 AND client_id = $3 \
+             AND revoked_at IS NULL"
+        )
+        .bind(now)
+        .bind(citizen)
+        .bind(client_id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn delete_consents(
+        &mut self,
+        citizen: Uuid,
+        client_id: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "DELETE FROM consents WHERE citizen_id = $1 AND client_id = $2"
+        )
+        .bind(citizen)
+        .bind(client_id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn insert_refresh_token(
+        &mut self,
+        token_hash: &str,
+        grant_id: Uuid,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, NULL)"
+        )
+        .bind(token_hash)
+        .bind(grant_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Marks an unused refresh token used; false when it was used already.
+    pub async fn spend_refresh_token(
+        &mut self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL"
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}
+
 impl Store {
     pub async fn insert_auth_request(
         &self,
@@ -102,61 +242,6 @@ impl Store {
         .bind(id_hash)
         .fetch_optional(pool)
         .await)?)
-    }
-
-    /// Stores a grant, its authorization code and the access-history entry
-    /// in one transaction.
-    pub async fn insert_grant_with_code(
-        &self,
-        g: &GrantRow,
-        code_hash: &str,
-        code: &CodeRow,
-        claims: &str,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO grants (id, citizen_id, client_id, scope, session_id, auth_time, acr, \
-                 amr, nonce, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(g.id)
-            .bind(g.citizen_id)
-            .bind(&g.client_id)
-            .bind(&g.scope)
-            .bind(g.session_id)
-            .bind(g.auth_time)
-            .bind(&g.acr)
-            .bind(&g.amr)
-            .bind(&g.nonce)
-            .bind(g.created_at)
-            .bind(g.revoked_at)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, \
-                 code_challenge, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-            )
-            .bind(code_hash)
-            .bind(code.grant_id)
-            .bind(&code.client_id)
-            .bind(&code.redirect_uri)
-            .bind(&code.code_challenge)
-            .bind(code.expires_at)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO sign_ins (id, citizen_id, client_id, at, claims) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(Uuid::new_v4())
-            .bind(g.citizen_id)
-            .bind(&g.client_id)
-            .bind(g.created_at)
-            .bind(claims)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
-        Ok(())
     }
 
     /// Marks a code used and returns it; `None` when unknown. A code that
@@ -205,94 +290,6 @@ impl Store {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(())
-    }
-
-    /// Revokes every grant of a citizen at a client (consent withdrawn).
-    pub async fn revoke_grants_of(
-        &self,
-        citizen: Uuid,
-        client_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE grants SET revoked_at = $1 WHERE citizen_id = $2 AND client_id = $3 \
-                 AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(citizen)
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM consents WHERE citizen_id = $1 AND client_id = $2")
-                .bind(citizen)
-                .bind(client_id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    pub async fn insert_refresh_token(
-        &self,
-        token_hash: &str,
-        grant_id: Uuid,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
-             VALUES ($1, $2, $3, $4, NULL)"
-        )
-        .bind(token_hash)
-        .bind(grant_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// Spends `old_hash` and stores its successor in one transaction, so a
-    /// rotation is one commit and a spent token always has a successor.
-    /// False (and nothing written) when `old_hash` was already spent.
-    pub async fn rotate_refresh_token(
-        &self,
-        old_hash: &str,
-        new_hash: &str,
-        grant_id: Uuid,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let spent = sqlx::query(
-                "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
-            )
-            .bind(now)
-            .bind(old_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if spent != 1 {
-                return Ok(false);
-            }
-            sqlx::query(
-                "INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) \
-                 VALUES ($1, $2, $3, $4, NULL)",
-            )
-            .bind(new_hash)
-            .bind(grant_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
-        Ok(true)
     }
 
     /// Marks a refresh token used; like `use_code`, an already-used token

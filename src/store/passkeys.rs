@@ -1,12 +1,12 @@
-//! Passkeys, enrollment (citizen + passkey + session in one transaction), and
-//! the records kept for registrar review.
+//! Passkeys, and the records kept for registrar review (duplicate cases,
+//! credential incidents).
 
 use uuid::Uuid;
 
-use super::citizens::{insert_citizen_drawing_ids, insert_citizen_query};
-use super::sessions::{SessionRow, insert_session_query};
-use super::{Store, StoreError, on_pool};
-use crate::domain::{Citizen, CitizenId};
+use std::sync::LazyLock;
+
+use super::{Store, StoreError, Tx, on_pool};
+use crate::domain::CitizenId;
 
 /// A passkey as stored; `passkey` is webauthn-rs's serialised credential.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -23,26 +23,6 @@ pub struct PasskeyRow {
     pub last_used_at: Option<i64>,
 }
 
-macro_rules! insert_passkey_query {
-    ($p:expr) => {
-        sqlx::query(
-            "INSERT INTO passkeys (id, citizen_id, credential_id, passkey, name, backup_eligible, \
-             backup_state, sign_count, created_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind($p.id)
-        .bind($p.citizen_id)
-        .bind(&$p.credential_id)
-        .bind(&$p.passkey)
-        .bind(&$p.name)
-        .bind($p.backup_eligible)
-        .bind($p.backup_state)
-        .bind($p.sign_count)
-        .bind($p.created_at)
-        .bind($p.last_used_at)
-    };
-}
-
 /// A possible duplicate noticed at enrollment.
 #[derive(Debug, Clone)]
 pub struct DuplicateAttempt {
@@ -53,103 +33,87 @@ pub struct DuplicateAttempt {
     pub region_code: String,
     pub matched_citizen_id: Uuid,
     pub attempted_at: i64,
+    /// The second citizen, when both were enrolled (from the register).
+    pub duplicate_citizen_id: Option<Uuid>,
 }
 
-/// Outcome of an enrollment transaction.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Enrolled {
-    Done,
-    /// A citizen with the same duplicate-check key appeared meanwhile.
-    Duplicate(CitizenId),
-    /// Every drawn national ID number was taken.
-    NoFreeNumber,
-    /// The register row was claimed meanwhile (its code was used).
-    CodeUsed,
+const PASSKEY_COLUMNS: &str = "SELECT id, citizen_id, credential_id, passkey, name, \
+     backup_eligible, backup_state, sign_count, created_at, last_used_at FROM passkeys";
+
+static BY_CREDENTIAL: LazyLock<String> =
+    LazyLock::new(|| format!("{PASSKEY_COLUMNS} WHERE credential_id = $1"));
+static OF_CITIZEN: LazyLock<String> =
+    LazyLock::new(|| format!("{PASSKEY_COLUMNS} WHERE citizen_id = $1 ORDER BY created_at, id"));
+
+impl Tx {
+    pub async fn insert_passkey(&mut self, p: &PasskeyRow) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO passkeys (id, citizen_id, credential_id, passkey, name, backup_eligible, \
+             backup_state, sign_count, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        )
+        .bind(p.id)
+        .bind(p.citizen_id)
+        .bind(&p.credential_id)
+        .bind(&p.passkey)
+        .bind(&p.name)
+        .bind(p.backup_eligible)
+        .bind(p.backup_state)
+        .bind(p.sign_count)
+        .bind(p.created_at)
+        .bind(p.last_used_at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Stores what a sign-in changed in a passkey: its credential state,
+    /// counter, backup state and last use.
+    pub async fn record_passkey_use(&mut self, p: &PasskeyRow) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE passkeys SET passkey = $1, sign_count = $2, backup_state = $3, \
+             last_used_at = $4 WHERE id = $5"
+        )
+        .bind(&p.passkey)
+        .bind(p.sign_count)
+        .bind(p.backup_state)
+        .bind(p.last_used_at)
+        .bind(p.id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Opens a duplicate case for registrars.
+    pub async fn insert_duplicate_case(&mut self, a: &DuplicateAttempt) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO enrollment_duplicates (id, given_name, family_name, birth_date, \
+             region_code, matched_citizen_id, attempted_at, duplicate_citizen_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )
+        .bind(a.id)
+        .bind(&a.given_name)
+        .bind(&a.family_name)
+        .bind(a.birth_date)
+        .bind(&a.region_code)
+        .bind(a.matched_citizen_id)
+        .bind(a.attempted_at)
+        .bind(a.duplicate_citizen_id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
 }
 
 impl Store {
-    /// Creates the citizen, their first passkey and a session, all or nothing.
-    /// With `register_ref`, the citizen is linked to that register row, which
-    /// must still be unclaimed; a matching citizen does not stop it but opens
-    /// a duplicate case naming both.
-    pub async fn enroll(
-        &self,
-        citizen: &mut Citizen,
-        passkey: &PasskeyRow,
-        session: &SessionRow,
-        register_ref: Option<&str>,
-    ) -> Result<Enrolled, StoreError> {
-        let key = crate::domain::dedup_key(
-            &citizen.given_name,
-            &citizen.family_name,
-            citizen.birth_date,
-            &citizen.region,
-        );
-        let begin = self.write_begin();
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_with(begin).await?;
-            let existing: Option<Uuid> =
-                sqlx::query_scalar("SELECT id FROM citizens WHERE dedup_key = $1 LIMIT 1")
-                    .bind(&key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let (Some(id), None) = (existing, register_ref) {
-                return Ok(Enrolled::Duplicate(CitizenId(id)));
-            }
-            if !insert_citizen_drawing_ids!(tx, citizen).await? {
-                return Ok(Enrolled::NoFreeNumber);
-            }
-            if let Some(register_ref) = register_ref {
-                let claimed = sqlx::query(
-                    "UPDATE register_entries SET citizen_id = $1, claimed_at = $2 \
-                     WHERE register_ref = $3 AND citizen_id IS NULL",
-                )
-                .bind(citizen.id.0)
-                .bind(citizen.created_at.unix_timestamp())
-                .bind(register_ref)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
-                    return Ok(Enrolled::CodeUsed);
-                }
-                sqlx::query("UPDATE citizens SET register_ref = $1 WHERE id = $2")
-                    .bind(register_ref)
-                    .bind(citizen.id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(matched) = existing {
-                    sqlx::query(
-                        "INSERT INTO enrollment_duplicates (id, given_name, family_name, \
-                         birth_date, region_code, matched_citizen_id, attempted_at, \
-                         duplicate_citizen_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(Uuid::new_v4())
-                    .bind(citizen.given_name.as_str())
-                    .bind(citizen.family_name.as_str())
-                    .bind(citizen.birth_date)
-                    .bind(citizen.region.as_str())
-                    .bind(matched)
-                    .bind(citizen.created_at.unix_timestamp())
-                    .bind(citizen.id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            insert_passkey_query!(passkey).execute(&mut *tx).await?;
-            insert_session_query!(session).execute(&mut *tx).await?;
-            tx.commit().await?;
-        });
-        Ok(Enrolled::Done)
-    }
-
     /// Adds another passkey to an existing citizen.
     pub async fn insert_passkey(&self, passkey: &PasskeyRow) -> Result<(), StoreError> {
-        on_pool!(self, |pool| insert_passkey_query!(passkey)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.insert_passkey(passkey).await?;
+        tx.commit().await
     }
 
     pub async fn passkey_exists(&self, credential_id: &[u8]) -> Result<bool, StoreError> {
@@ -166,13 +130,12 @@ impl Store {
         &self,
         credential_id: &[u8],
     ) -> Result<Option<PasskeyRow>, StoreError> {
-        const SQL: &str = "SELECT id, citizen_id, credential_id, passkey, name, backup_eligible, \
-             backup_state, sign_count, created_at, last_used_at FROM passkeys \
-             WHERE credential_id = $1";
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
-            .bind(credential_id)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            BY_CREDENTIAL.as_str()
+        )
+        .bind(credential_id)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Whether a passkey is backup-eligible (synced); `None` when it is gone.
@@ -186,10 +149,7 @@ impl Store {
     }
 
     pub async fn list_passkeys(&self, citizen: CitizenId) -> Result<Vec<PasskeyRow>, StoreError> {
-        const SQL: &str = "SELECT id, citizen_id, credential_id, passkey, name, backup_eligible, \
-             backup_state, sign_count, created_at, last_used_at FROM passkeys \
-             WHERE citizen_id = $1 ORDER BY created_at, id";
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
+        Ok(on_pool!(self, |pool| sqlx::query_as(OF_CITIZEN.as_str())
             .bind(citizen.0)
             .fetch_all(pool)
             .await)?)
@@ -232,47 +192,11 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Records a successful sign-in: new counter and flags, and a session.
-    pub async fn record_sign_in(
-        &self,
-        passkey: &PasskeyRow,
-        session: &SessionRow,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE passkeys SET passkey = $1, sign_count = $2, backup_state = $3, \
-                 last_used_at = $4 WHERE id = $5",
-            )
-            .bind(&passkey.passkey)
-            .bind(passkey.sign_count)
-            .bind(passkey.backup_state)
-            .bind(passkey.last_used_at)
-            .bind(passkey.id)
-            .execute(&mut *tx)
-            .await?;
-            insert_session_query!(session).execute(&mut *tx).await?;
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
+    /// Keeps a refused enrollment that matched an existing citizen.
     pub async fn insert_duplicate_attempt(&self, a: &DuplicateAttempt) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO enrollment_duplicates (id, given_name, family_name, birth_date, \
-             region_code, matched_citizen_id, attempted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        )
-        .bind(a.id)
-        .bind(&a.given_name)
-        .bind(&a.family_name)
-        .bind(a.birth_date)
-        .bind(&a.region_code)
-        .bind(a.matched_citizen_id)
-        .bind(a.attempted_at)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.insert_duplicate_case(a).await?;
+        tx.commit().await
     }
 
     /// Records a signature counter that went backwards.

@@ -1,6 +1,6 @@
 //! Regions.
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, Tx, on_pool};
 use crate::domain::{Region, RegionCode};
 
 #[derive(sqlx::FromRow)]
@@ -27,26 +27,32 @@ impl TryFrom<RegionRow> for Region {
     }
 }
 
+impl Tx {
+    /// Inserts a region, or renames and re-parents it.
+    pub async fn upsert_region(&mut self, r: &Region) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO regions (code, name, parent_code) VALUES ($1, $2, $3) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+             parent_code = excluded.parent_code"
+        )
+        .bind(r.code.as_str())
+        .bind(&r.name)
+        .bind(r.parent.as_ref().map(RegionCode::as_str))
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// Inserts or renames regions; `regions` lists parents before children.
     pub async fn upsert_regions(&self, regions: &[Region]) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            for r in regions {
-                sqlx::query(
-                    "INSERT INTO regions (code, name, parent_code) VALUES ($1, $2, $3) \
-                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
-                     parent_code = excluded.parent_code",
-                )
-                .bind(r.code.as_str())
-                .bind(&r.name)
-                .bind(r.parent.as_ref().map(RegionCode::as_str))
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
+        let mut tx = self.begin().await?;
+        for r in regions {
+            tx.upsert_region(r).await?;
+        }
+        tx.commit().await
     }
 
     pub async fn count_regions(&self) -> Result<i64, StoreError> {

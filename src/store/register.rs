@@ -1,14 +1,11 @@
-//! The population register: batched import inside one transaction, and the
-//! activation-code lookups of enrollment.
+//! The population register: the statements of a batched import (one
+//! transaction, composed by `registry::register`), claiming a row at
+//! enrollment, and the activation-code lookups.
 
-use std::collections::HashMap;
-
-use sqlx::{Postgres, Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::audit::append_audit;
-use super::{Store, StoreError, on_pool};
-use crate::audit::AuditEvent;
+use super::tx::TxInner;
+use super::{Store, StoreError, Tx, on_pool};
 use crate::domain::CitizenId;
 
 /// One checked row of a register file.
@@ -45,49 +42,8 @@ pub struct RegisterEntry {
     pub citizen_id: Option<Uuid>,
 }
 
-/// An import in progress: one open transaction, and what it adds to the
-/// campaigns' register counts.
-pub struct RegisterImportTx {
-    tx: ImportTx,
-    import: Uuid,
-    campaigns: CampaignTally,
-}
-
-enum ImportTx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
-}
-
-/// The campaigns' scopes as the import began (no campaign changes scope
-/// while an import runs: both take the same lock), and the rows the import
-/// adds to each campaign region.
-#[derive(Default)]
-struct CampaignTally {
-    /// Region code → the campaigns covering it, with their cohort.
-    scopes: HashMap<String, Vec<(Uuid, Option<time::Date>)>>,
-    added: HashMap<(Uuid, String), i64>,
-}
-
-impl CampaignTally {
-    fn count(&mut self, rows: &[RegisterBatchRow]) {
-        for row in rows {
-            for (campaign, born_by) in self.scopes.get(&row.region_code).into_iter().flatten() {
-                if born_by.is_none_or(|b| row.birth_date <= b) {
-                    *self
-                        .added
-                        .entry((*campaign, row.region_code.clone()))
-                        .or_default() += 1;
-                }
-            }
-        }
-    }
-}
-
 const SCOPES: &str = "SELECT cr.region_code, cr.campaign_id, c.born_by FROM campaign_regions cr \
      JOIN campaigns c ON c.id = cr.campaign_id";
-
-const ADD_REGISTER_ROWS: &str = "UPDATE campaign_regions SET register_rows = register_rows + $1 \
-     WHERE campaign_id = $2 AND region_code = $3";
 
 const INSERT_ONE: &str = "INSERT INTO register_entries (register_ref, given_name, family_name, \
      birth_date, region_code, phone, code_hash, import_id, import_line) \
@@ -111,19 +67,40 @@ fn conflict(row: &RegisterBatchRow, holder: Option<(Uuid, i64)>, import: Uuid) -
     }
 }
 
-impl RegisterImportTx {
-    /// Inserts a batch; returns the rows whose register_ref was taken.
-    pub async fn insert_batch(
+impl Tx {
+    /// Holds campaign scopes still while a register import runs (the
+    /// import counts its rows into them). PostgreSQL locks the scope table;
+    /// on SQLite `begin_write` already holds the only write lock.
+    pub async fn lock_campaign_regions(&mut self) -> Result<(), StoreError> {
+        if let TxInner::Postgres(held) = &mut self.0 {
+            sqlx::query("LOCK TABLE campaign_regions IN SHARE ROW EXCLUSIVE MODE")
+                .execute(held.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every campaign region: `(region_code, campaign_id, born_by)`.
+    pub async fn campaign_scopes(
+        &mut self,
+    ) -> Result<Vec<(String, Uuid, Option<time::Date>)>, StoreError> {
+        Ok(on_pool!(tx self, |conn| sqlx::query_as(SCOPES)
+            .fetch_all(&mut *conn)
+            .await)?)
+    }
+
+    /// Inserts a batch of import `import`; returns the rows whose
+    /// register_ref was taken. PostgreSQL takes the batch as arrays in one
+    /// statement; SQLite, which has no array binding, row by row.
+    pub async fn insert_register_batch(
         &mut self,
         rows: &[RegisterBatchRow],
+        import: Uuid,
     ) -> Result<Vec<Conflict>, StoreError> {
         let mut conflicts = Vec::new();
-        // A batch with conflicts fails the whole import, so counting every
-        // row is exact for any import that commits.
-        self.campaigns.count(rows);
-        let import = &self.import;
-        match &mut self.tx {
-            ImportTx::Sqlite(tx) => {
+        match &mut self.0 {
+            TxInner::Sqlite(held) => {
+                let tx = held.conn();
                 for row in rows {
                     let inserted: Option<String> = sqlx::query_scalar(INSERT_ONE)
                         .bind(&row.register_ref)
@@ -133,20 +110,21 @@ impl RegisterImportTx {
                         .bind(&row.region_code)
                         .bind(row.phone.as_deref())
                         .bind(&row.code_hash)
-                        .bind(*import)
+                        .bind(import)
                         .bind(row.line)
-                        .fetch_optional(&mut **tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
                     if inserted.is_none() {
                         let holder: Option<(Uuid, i64)> = sqlx::query_as(HOLDER)
                             .bind(&row.register_ref)
-                            .fetch_optional(&mut **tx)
+                            .fetch_optional(&mut *tx)
                             .await?;
-                        conflicts.push(conflict(row, holder, *import));
+                        conflicts.push(conflict(row, holder, import));
                     }
                 }
             }
-            ImportTx::Postgres(tx) => {
+            TxInner::Postgres(held) => {
+                let tx = held.conn();
                 let col =
                     |f: fn(&RegisterBatchRow) -> String| rows.iter().map(f).collect::<Vec<_>>();
                 let inserted: Vec<String> = sqlx::query_scalar(INSERT_BATCH_PG)
@@ -157,9 +135,9 @@ impl RegisterImportTx {
                     .bind(col(|r| r.region_code.clone()))
                     .bind(rows.iter().map(|r| r.phone.clone()).collect::<Vec<_>>())
                     .bind(col(|r| r.code_hash.clone()))
-                    .bind(*import)
+                    .bind(import)
                     .bind(rows.iter().map(|r| r.line).collect::<Vec<_>>())
-                    .fetch_all(&mut **tx)
+                    .fetch_all(&mut *tx)
                     .await?;
                 if inserted.len() < rows.len() {
                     let inserted: std::collections::HashSet<&str> =
@@ -175,9 +153,9 @@ impl RegisterImportTx {
                         }
                         let holder: Option<(Uuid, i64)> = sqlx::query_as(HOLDER)
                             .bind(&row.register_ref)
-                            .fetch_optional(&mut **tx)
+                            .fetch_optional(&mut *tx)
                             .await?;
-                        conflicts.push(conflict(row, holder, *import));
+                        conflicts.push(conflict(row, holder, import));
                     }
                 }
             }
@@ -185,94 +163,83 @@ impl RegisterImportTx {
         Ok(conflicts)
     }
 
-    /// Records the import and its audit entry, and commits.
-    pub async fn finish(
-        self,
-        source: &str,
-        rows: u64,
-        actor: &str,
-        now: i64,
-        event: &AuditEvent,
+    /// Adds `rows` register rows to a campaign region's target.
+    pub async fn add_register_rows(
+        &mut self,
+        campaign: Uuid,
+        region: &str,
+        rows: i64,
     ) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO register_imports (id, source, row_count, imported_by, \
-             imported_at) VALUES ($1, $2, $3, $4, $5)";
-        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
-        let import = self.import;
-        let added = self.campaigns.added;
-        macro_rules! finish {
-            ($tx:ident) => {{
-                for ((campaign, region), rows) in &added {
-                    sqlx::query(ADD_REGISTER_ROWS)
-                        .bind(*rows)
-                        .bind(*campaign)
-                        .bind(region)
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-                sqlx::query(SQL)
-                    .bind(import)
-                    .bind(source)
-                    .bind(rows)
-                    .bind(actor)
-                    .bind(now)
-                    .execute(&mut *$tx)
-                    .await?;
-                append_audit!($tx, event).await?;
-                $tx.commit().await?;
-            }};
-        }
-        match self.tx {
-            ImportTx::Sqlite(mut tx) => finish!(tx),
-            ImportTx::Postgres(mut tx) => finish!(tx),
-        }
+        on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE campaign_regions SET register_rows = register_rows + $1 \
+             WHERE campaign_id = $2 AND region_code = $3"
+        )
+        .bind(rows)
+        .bind(campaign)
+        .bind(region)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    /// Throws the import away.
-    pub async fn rollback(self) -> Result<(), StoreError> {
-        match self.tx {
-            ImportTx::Sqlite(tx) => tx.rollback().await?,
-            ImportTx::Postgres(tx) => tx.rollback().await?,
-        }
+    /// Records a finished import.
+    pub async fn insert_register_import(
+        &mut self,
+        id: Uuid,
+        source: &str,
+        rows: i64,
+        actor: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO register_imports (id, source, row_count, imported_by, imported_at) \
+             VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(id)
+        .bind(source)
+        .bind(rows)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Links an unclaimed register row and `citizen` to each other; false
+    /// (nothing changed) when a citizen has claimed the row already.
+    pub async fn claim_register_entry(
+        &mut self,
+        register_ref: &str,
+        citizen: CitizenId,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(tx self, |conn| {
+            let claimed = sqlx::query(
+                "UPDATE register_entries SET citizen_id = $1, claimed_at = $2 \
+                 WHERE register_ref = $3 AND citizen_id IS NULL",
+            )
+            .bind(citizen.0)
+            .bind(at)
+            .bind(register_ref)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if claimed != 1 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE citizens SET register_ref = $1 WHERE id = $2")
+                .bind(register_ref)
+                .bind(citizen.0)
+                .execute(&mut *conn)
+                .await?;
+        });
+        Ok(true)
     }
 }
 
 impl Store {
-    /// Begins an import. It holds the write lock (SQLite) or the campaign
-    /// scope lock (PostgreSQL) throughout, so the campaign scopes it counts
-    /// for stay as they are until it commits.
-    pub async fn begin_register_import(&self, id: Uuid) -> Result<RegisterImportTx, StoreError> {
-        let (tx, scopes): (ImportTx, Vec<(String, Uuid, Option<time::Date>)>) = match self {
-            Self::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let scopes = sqlx::query_as(SCOPES).fetch_all(&mut *tx).await?;
-                (ImportTx::Sqlite(tx), scopes)
-            }
-            Self::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("LOCK TABLE campaign_regions IN SHARE ROW EXCLUSIVE MODE")
-                    .execute(&mut *tx)
-                    .await?;
-                let scopes = sqlx::query_as(SCOPES).fetch_all(&mut *tx).await?;
-                (ImportTx::Postgres(tx), scopes)
-            }
-        };
-        let mut campaigns = CampaignTally::default();
-        for (region, campaign, born_by) in scopes {
-            campaigns
-                .scopes
-                .entry(region)
-                .or_default()
-                .push((campaign, born_by));
-        }
-        Ok(RegisterImportTx {
-            tx,
-            import: id,
-            campaigns,
-        })
-    }
-
     /// Register rows whose activation code hashes to `code_hash` (almost
     /// always one; two 60-bit codes may coincide in a huge register).
     pub async fn register_entries_by_code(

@@ -1,15 +1,13 @@
 //! The registrar desk: verification requests, duplicate cases, proofing
-//! records and lifecycle changes. Each change is one transaction together
-//! with its audit entry; `false` means the record was no longer in the state
-//! the change needs (someone else acted first).
+//! records and lifecycle changes. The desk (`registry::registrar`) composes
+//! each change and its audit entry into one transaction.
 
 use uuid::Uuid;
 
-use super::audit::append_audit;
-use super::staff::scope_cte;
-use super::{Store, StoreError, on_pool};
-use crate::audit::AuditEvent;
-use crate::domain::{CitizenId, CitizenStatus};
+use std::sync::LazyLock;
+
+use super::{Store, StoreError, Tx, on_pool};
+use crate::domain::{AssuranceLevel, CitizenId, CitizenStatus};
 
 /// A level-1 citizen waiting for in-person verification.
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
@@ -61,57 +59,224 @@ pub struct ProofingRecord {
     pub at: i64,
 }
 
-/// A merge: `revoked` is folded into `survivor`.
-#[derive(Debug, Clone)]
-pub struct Merge {
-    pub case_id: Uuid,
-    pub survivor: CitizenId,
-    pub revoked: CitizenId,
-    /// The register row moving to the survivor, if only the revoked one had it.
-    pub register_ref: Option<String>,
-    /// The survivor's assurance level after the merge.
-    pub assurance_level: i16,
-    pub registrar: CitizenId,
-    pub at: i64,
-}
+/// The regions covered by a registrar's roles (`$1`), sub-regions
+/// included, as a recursive common table expression named `scope(code)`.
+pub(super) const SCOPE_CTE: &str = "WITH RECURSIVE scope(code) AS ( \
+       SELECT region_code FROM staff_roles WHERE citizen_id = $1 AND role = 'registrar' \
+       UNION SELECT r.code FROM regions r JOIN scope s ON r.parent_code = s.code) ";
 
-/// Ends a citizen's sign-ins at once: sessions deleted, grants revoked (so
-/// refresh tokens fail and introspection says inactive). Evaluates to
-/// `Result<(), StoreError>`.
-macro_rules! end_access {
-    ($tx:expr, $citizen:expr, $now:expr) => {
-        async {
-            sqlx::query("DELETE FROM sessions WHERE citizen_id = $1")
-                .bind($citizen)
-                .execute(&mut *$tx)
-                .await?;
-            sqlx::query(
-                "UPDATE grants SET revoked_at = $1 WHERE citizen_id = $2 AND revoked_at IS NULL",
-            )
-            .bind($now)
-            .bind($citizen)
-            .execute(&mut *$tx)
-            .await?;
-            Ok::<(), StoreError>(())
-        }
-    };
-}
+static VERIFICATION_QUEUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{SCOPE_CTE} SELECT c.national_id, c.given_name, c.family_name, c.birth_date, \
+         c.region_code, v.requested_at FROM verification_requests v \
+         JOIN citizens c ON c.id = v.citizen_id \
+         WHERE v.resolved_at IS NULL AND c.region_code IN (SELECT code FROM scope) \
+         ORDER BY v.requested_at LIMIT $2"
+    )
+});
 
-/// Runs `$query`, one UPDATE, in a new transaction; only when it changed
-/// exactly one row, appends `$event` and commits. Evaluates to
-/// `Result<bool, StoreError>`.
-macro_rules! update_one_audited {
-    ($pool:expr, $query:expr, $event:expr) => {
-        async {
-            let mut tx = $pool.begin().await?;
-            if $query.execute(&mut *tx).await?.rows_affected() != 1 {
-                return Ok(false);
-            }
-            append_audit!(tx, $event).await?;
-            tx.commit().await?;
-            Ok::<bool, StoreError>(true)
-        }
-    };
+static DUPLICATE_QUEUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{SCOPE_CTE} SELECT d.id, d.given_name, d.family_name, d.birth_date, d.region_code, \
+         d.attempted_at, m.national_id AS matched_national_id, \
+         x.national_id AS duplicate_national_id \
+         FROM enrollment_duplicates d JOIN citizens m ON m.id = d.matched_citizen_id \
+         LEFT JOIN citizens x ON x.id = d.duplicate_citizen_id \
+         WHERE d.resolved_at IS NULL AND m.region_code IN (SELECT code FROM scope) \
+         ORDER BY d.attempted_at LIMIT $2"
+    )
+});
+
+/// Statements of the registrar's changes. Each returns whether it changed
+/// the one row it names: `false` means the record was no longer in the
+/// state the change needs (someone else acted first).
+impl Tx {
+    /// Raises an active citizen to level 2.
+    pub async fn raise_to_verified(
+        &mut self,
+        citizen: CitizenId,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE citizens SET assurance_level = 2, updated_at = $1 \
+             WHERE id = $2 AND status = 'active'"
+        )
+        .bind(at)
+        .bind(citizen.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn insert_proofing_record(&mut self, r: &ProofingRecord) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO proofing_records (id, citizen_id, evidence_type, issuing_authority, \
+             document_hash, method, registrar_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        )
+        .bind(r.id)
+        .bind(r.citizen_id)
+        .bind(&r.evidence_type)
+        .bind(&r.issuing_authority)
+        .bind(&r.document_hash)
+        .bind(&r.method)
+        .bind(r.registrar_id)
+        .bind(r.at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Closes the citizen's open verification request with `outcome`
+    /// (`verified` or `rejected`).
+    pub async fn resolve_verification_request(
+        &mut self,
+        citizen: CitizenId,
+        registrar: CitizenId,
+        outcome: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE verification_requests SET resolved_at = $1, outcome = $2, resolved_by = $3 \
+             WHERE citizen_id = $4 AND resolved_at IS NULL"
+        )
+        .bind(at)
+        .bind(outcome)
+        .bind(registrar.0)
+        .bind(citizen.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Moves a citizen from one of `from` (one or two statuses) to `to`.
+    pub async fn change_citizen_status(
+        &mut self,
+        citizen: CitizenId,
+        from: &[CitizenStatus],
+        to: CitizenStatus,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let first = from.first().map_or("", |s| s.as_str());
+        let second = from.get(1).map_or(first, |s| s.as_str());
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE citizens SET status = $1, updated_at = $2 \
+             WHERE id = $3 AND (status = $4 OR status = $5)"
+        )
+        .bind(to.as_str())
+        .bind(at)
+        .bind(citizen.0)
+        .bind(first)
+        .bind(second)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Revokes a live citizen as merged into `survivor`, dropping its
+    /// register link.
+    pub async fn revoke_as_merged(
+        &mut self,
+        revoked: CitizenId,
+        survivor: CitizenId,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE citizens SET status = 'revoked', merged_into = $1, register_ref = NULL, \
+             updated_at = $2 WHERE id = $3 AND status IN ('active', 'suspended')"
+        )
+        .bind(survivor.0)
+        .bind(at)
+        .bind(revoked.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Gives the survivor of a merge its level and, if it had none, the
+    /// register link.
+    pub async fn keep_merge_survivor(
+        &mut self,
+        survivor: CitizenId,
+        level: AssuranceLevel,
+        register_ref: Option<&str>,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE citizens SET assurance_level = $1, \
+             register_ref = COALESCE(register_ref, $2), updated_at = $3 \
+             WHERE id = $4 AND status IN ('active', 'suspended')"
+        )
+        .bind(level.as_i16())
+        .bind(register_ref)
+        .bind(at)
+        .bind(survivor.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Points a register row at another citizen.
+    pub async fn relink_register_entry(
+        &mut self,
+        register_ref: &str,
+        citizen: CitizenId,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE register_entries SET citizen_id = $1 WHERE register_ref = $2"
+        )
+        .bind(citizen.0)
+        .bind(register_ref)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Moves every passkey of one citizen to another.
+    pub async fn move_passkeys(
+        &mut self,
+        from: CitizenId,
+        to: CitizenId,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE passkeys SET citizen_id = $1 WHERE citizen_id = $2"
+        )
+        .bind(to.0)
+        .bind(from.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Closes an open duplicate case with `resolution` (`merged` or
+    /// `distinct`).
+    pub async fn resolve_duplicate_case(
+        &mut self,
+        case_id: Uuid,
+        registrar: CitizenId,
+        resolution: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE enrollment_duplicates SET resolved_at = $1, resolution = $2, \
+             resolved_by = $3 WHERE id = $4 AND resolved_at IS NULL"
+        )
+        .bind(at)
+        .bind(resolution)
+        .bind(registrar.0)
+        .bind(case_id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
 }
 
 impl Store {
@@ -154,18 +319,13 @@ impl Store {
         registrar: CitizenId,
         limit: i64,
     ) -> Result<Vec<VerificationItem>, StoreError> {
-        const SQL: &str = concat!(
-            scope_cte!(),
-            "SELECT c.national_id, c.given_name, c.family_name, c.birth_date, c.region_code, \
-             v.requested_at FROM verification_requests v JOIN citizens c ON c.id = v.citizen_id \
-             WHERE v.resolved_at IS NULL AND c.region_code IN (SELECT code FROM scope) \
-             ORDER BY v.requested_at LIMIT $2"
-        );
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
-            .bind(registrar.0)
-            .bind(limit)
-            .fetch_all(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            VERIFICATION_QUEUE.as_str()
+        )
+        .bind(registrar.0)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Open duplicate cases whose enrolled citizen is in the registrar's
@@ -175,21 +335,13 @@ impl Store {
         registrar: CitizenId,
         limit: i64,
     ) -> Result<Vec<DuplicateItem>, StoreError> {
-        const SQL: &str = concat!(
-            scope_cte!(),
-            "SELECT d.id, d.given_name, d.family_name, d.birth_date, d.region_code, \
-             d.attempted_at, m.national_id AS matched_national_id, \
-             x.national_id AS duplicate_national_id \
-             FROM enrollment_duplicates d JOIN citizens m ON m.id = d.matched_citizen_id \
-             LEFT JOIN citizens x ON x.id = d.duplicate_citizen_id \
-             WHERE d.resolved_at IS NULL AND m.region_code IN (SELECT code FROM scope) \
-             ORDER BY d.attempted_at LIMIT $2"
-        );
-        Ok(on_pool!(self, |pool| sqlx::query_as(SQL)
-            .bind(registrar.0)
-            .bind(limit)
-            .fetch_all(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            DUPLICATE_QUEUE.as_str()
+        )
+        .bind(registrar.0)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
     }
 
     pub async fn find_duplicate_case(&self, id: Uuid) -> Result<Option<DuplicateCase>, StoreError> {
@@ -200,198 +352,6 @@ impl Store {
         .bind(id)
         .fetch_optional(pool)
         .await)?)
-    }
-
-    /// Raises an active citizen to level 2 with the proofing record, closing
-    /// any open verification request.
-    pub async fn verify_citizen(
-        &self,
-        record: &ProofingRecord,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let raised = sqlx::query(
-                "UPDATE citizens SET assurance_level = 2, updated_at = $1 \
-                 WHERE id = $2 AND status = 'active'",
-            )
-            .bind(record.at)
-            .bind(record.citizen_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if raised != 1 {
-                return Ok(false);
-            }
-            sqlx::query(
-                "INSERT INTO proofing_records (id, citizen_id, evidence_type, issuing_authority, \
-                 document_hash, method, registrar_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(record.id)
-            .bind(record.citizen_id)
-            .bind(&record.evidence_type)
-            .bind(&record.issuing_authority)
-            .bind(&record.document_hash)
-            .bind(&record.method)
-            .bind(record.registrar_id)
-            .bind(record.at)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE verification_requests SET resolved_at = $1, outcome = 'verified', \
-                 resolved_by = $2 WHERE citizen_id = $3 AND resolved_at IS NULL",
-            )
-            .bind(record.at)
-            .bind(record.registrar_id)
-            .bind(record.citizen_id)
-            .execute(&mut *tx)
-            .await?;
-            append_audit!(tx, event).await?;
-            tx.commit().await?;
-            Ok(true)
-        })
-    }
-
-    /// Closes a citizen's open verification request as rejected.
-    pub async fn reject_verification(
-        &self,
-        citizen: CitizenId,
-        registrar: CitizenId,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| update_one_audited!(
-            pool,
-            sqlx::query(
-                "UPDATE verification_requests SET resolved_at = $1, outcome = 'rejected', \
-                 resolved_by = $2 WHERE citizen_id = $3 AND resolved_at IS NULL",
-            )
-            .bind(event.at)
-            .bind(registrar.0)
-            .bind(citizen.0),
-            event
-        )
-        .await)
-    }
-
-    /// Moves a citizen from one of `from` to `to`. Leaving `active` ends
-    /// their sessions and revokes their grants in the same transaction.
-    pub async fn change_status(
-        &self,
-        citizen: CitizenId,
-        from: &[CitizenStatus],
-        to: CitizenStatus,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        let first = from.first().map_or("", |s| s.as_str());
-        let second = from.get(1).map_or(first, |s| s.as_str());
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let changed = sqlx::query(
-                "UPDATE citizens SET status = $1, updated_at = $2 \
-                 WHERE id = $3 AND (status = $4 OR status = $5)",
-            )
-            .bind(to.as_str())
-            .bind(event.at)
-            .bind(citizen.0)
-            .bind(first)
-            .bind(second)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed != 1 {
-                return Ok(false);
-            }
-            if to != CitizenStatus::Active {
-                end_access!(tx, citizen.0, event.at).await?;
-            }
-            append_audit!(tx, event).await?;
-            tx.commit().await?;
-            Ok(true)
-        })
-    }
-
-    /// Folds one citizen into another: the revoked one's passkeys move to the
-    /// survivor (the same person holds them), its sign-ins end, and the case
-    /// closes.
-    pub async fn merge_citizens(&self, m: &Merge, event: &AuditEvent) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let revoked = sqlx::query(
-                "UPDATE citizens SET status = 'revoked', merged_into = $1, register_ref = NULL, \
-                 updated_at = $2 WHERE id = $3 AND status IN ('active', 'suspended')",
-            )
-            .bind(m.survivor.0)
-            .bind(m.at)
-            .bind(m.revoked.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let closed = sqlx::query(
-                "UPDATE enrollment_duplicates SET resolved_at = $1, resolution = 'merged', \
-                 resolved_by = $2 WHERE id = $3 AND resolved_at IS NULL",
-            )
-            .bind(m.at)
-            .bind(m.registrar.0)
-            .bind(m.case_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if revoked != 1 || closed != 1 {
-                return Ok(false);
-            }
-            let kept = sqlx::query(
-                "UPDATE citizens SET assurance_level = $1, \
-                 register_ref = COALESCE(register_ref, $2), updated_at = $3 \
-                 WHERE id = $4 AND status IN ('active', 'suspended')",
-            )
-            .bind(m.assurance_level)
-            .bind(m.register_ref.as_deref())
-            .bind(m.at)
-            .bind(m.survivor.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if kept != 1 {
-                return Ok(false);
-            }
-            if let Some(r) = &m.register_ref {
-                sqlx::query("UPDATE register_entries SET citizen_id = $1 WHERE register_ref = $2")
-                    .bind(m.survivor.0)
-                    .bind(r)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("UPDATE passkeys SET citizen_id = $1 WHERE citizen_id = $2")
-                .bind(m.survivor.0)
-                .bind(m.revoked.0)
-                .execute(&mut *tx)
-                .await?;
-            end_access!(tx, m.revoked.0, m.at).await?;
-            append_audit!(tx, event).await?;
-            tx.commit().await?;
-            Ok(true)
-        })
-    }
-
-    /// Closes a duplicate case as two different people.
-    pub async fn dismiss_duplicate(
-        &self,
-        case_id: Uuid,
-        registrar: CitizenId,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| update_one_audited!(
-            pool,
-            sqlx::query(
-                "UPDATE enrollment_duplicates SET resolved_at = $1, resolution = 'distinct', \
-                 resolved_by = $2 WHERE id = $3 AND resolved_at IS NULL",
-            )
-            .bind(event.at)
-            .bind(registrar.0)
-            .bind(case_id),
-            event
-        )
-        .await)
     }
 
     /// The citizen a merged citizen was folded into.

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, Tx, on_pool};
 use crate::domain::{Citizen, CitizenId};
 
 /// A session as stored.
@@ -18,23 +18,46 @@ pub struct SessionRow {
     pub expires_at: i64,
 }
 
-macro_rules! insert_session_query {
-    ($s:expr) => {
-        sqlx::query(
+impl Tx {
+    pub async fn insert_session(&mut self, s: &SessionRow) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
             "INSERT INTO sessions (id, token_hash, citizen_id, passkey_id, user_verified, \
-             auth_time, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             auth_time, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )
-        .bind($s.id)
-        .bind(&$s.token_hash)
-        .bind($s.citizen_id)
-        .bind($s.passkey_id)
-        .bind($s.user_verified)
-        .bind($s.auth_time)
-        .bind($s.last_seen_at)
-        .bind($s.expires_at)
-    };
+        .bind(s.id)
+        .bind(&s.token_hash)
+        .bind(s.citizen_id)
+        .bind(s.passkey_id)
+        .bind(s.user_verified)
+        .bind(s.auth_time)
+        .bind(s.last_seen_at)
+        .bind(s.expires_at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Ends a citizen's sign-ins at once: sessions deleted, grants revoked
+    /// (so refresh tokens fail and introspection says inactive).
+    pub async fn end_access(&mut self, citizen: CitizenId, now: i64) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| {
+            sqlx::query("DELETE FROM sessions WHERE citizen_id = $1")
+                .bind(citizen.0)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "UPDATE grants SET revoked_at = $1 WHERE citizen_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(citizen.0)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
 }
-pub(crate) use insert_session_query;
 
 /// A session with its citizen.
 #[derive(Debug, Clone)]
@@ -85,17 +108,5 @@ impl Store {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(())
-    }
-
-    /// Ends every session of a citizen (suspension, revocation, death).
-    pub async fn delete_sessions_of(&self, citizen: CitizenId) -> Result<u64, StoreError> {
-        let n = on_pool!(self, |pool| sqlx::query(
-            "DELETE FROM sessions WHERE citizen_id = $1"
-        )
-        .bind(citizen.0)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(n)
     }
 }

@@ -2,9 +2,10 @@
 
 use uuid::Uuid;
 
-use super::audit::append_audit;
-use super::{Store, StoreError, on_pool};
-use crate::audit::AuditEvent;
+use std::sync::LazyLock;
+
+use super::registrar::SCOPE_CTE;
+use super::{Store, StoreError, Tx, on_pool};
 use crate::domain::CitizenId;
 
 /// A role held by a citizen; `region_code` is empty except for registrars.
@@ -41,24 +42,70 @@ pub struct InvitationRow {
     pub used_by: Option<Uuid>,
 }
 
-/// Outcome of accepting an invitation.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Accepted {
-    Granted,
-    /// No such invitation, or it was already used or has expired.
-    Unusable,
-}
+static COVERS: LazyLock<String> =
+    LazyLock::new(|| format!("{SCOPE_CTE} SELECT 1 FROM scope WHERE code = $2"));
 
-/// The regions covered by `$citizen`'s registrar roles, sub-regions included,
-/// as a recursive common table expression named `scope(code)`.
-macro_rules! scope_cte {
-    () => {
-        "WITH RECURSIVE scope(code) AS ( \
-           SELECT region_code FROM staff_roles WHERE citizen_id = $1 AND role = 'registrar' \
-           UNION SELECT r.code FROM regions r JOIN scope s ON r.parent_code = s.code) "
-    };
+impl Tx {
+    pub async fn insert_invitation(&mut self, inv: &InvitationRow) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO staff_invitations (token_hash, role, regions, created_by, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+        .bind(&inv.token_hash)
+        .bind(&inv.role)
+        .bind(&inv.regions)
+        .bind(&inv.created_by)
+        .bind(inv.created_at)
+        .bind(inv.expires_at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Marks an unused, unexpired invitation used by `citizen`; returns its
+    /// role and regions, or `None` when it cannot be used.
+    pub async fn use_invitation(
+        &mut self,
+        token_hash: &str,
+        citizen: CitizenId,
+        now: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(on_pool!(tx self, |conn| sqlx::query_as(
+            "UPDATE staff_invitations SET used_at = $1, used_by = $2 \
+             WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING role, regions"
+        )
+        .bind(now)
+        .bind(citizen.0)
+        .bind(token_hash)
+        .fetch_optional(&mut *conn)
+        .await)?)
+    }
+
+    /// Grants a role (for registrars, one region; otherwise `""`); granting
+    /// a role already held changes nothing.
+    pub async fn grant_role(
+        &mut self,
+        citizen: CitizenId,
+        role: &str,
+        region_code: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO staff_roles (citizen_id, role, region_code, granted_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+        )
+        .bind(citizen.0)
+        .bind(role)
+        .bind(region_code)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
 }
-pub(crate) use scope_cte;
 
 impl Store {
     pub async fn roles_of(&self, citizen: CitizenId) -> Result<Vec<RoleRow>, StoreError> {
@@ -100,38 +147,12 @@ impl Store {
         registrar: CitizenId,
         region: &str,
     ) -> Result<bool, StoreError> {
-        const SQL: &str = concat!(scope_cte!(), "SELECT 1 FROM scope WHERE code = $2");
-        let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+        let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(COVERS.as_str())
             .bind(registrar.0)
             .bind(region)
             .fetch_optional(pool)
             .await)?;
         Ok(found.is_some())
-    }
-
-    pub async fn insert_invitation(
-        &self,
-        inv: &InvitationRow,
-        event: &AuditEvent,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO staff_invitations (token_hash, role, regions, created_by, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&inv.token_hash)
-            .bind(&inv.role)
-            .bind(&inv.regions)
-            .bind(&inv.created_by)
-            .bind(inv.created_at)
-            .bind(inv.expires_at)
-            .execute(&mut *tx)
-            .await?;
-            append_audit!(tx, event).await?;
-            tx.commit().await?;
-        });
-        Ok(())
     }
 
     pub async fn find_invitation(
@@ -145,52 +166,5 @@ impl Store {
         .bind(token_hash)
         .fetch_optional(pool)
         .await)?)
-    }
-
-    /// Uses the invitation once and grants its role (one row per region),
-    /// recording `event`, all or nothing.
-    pub async fn accept_invitation(
-        &self,
-        token_hash: &str,
-        citizen: CitizenId,
-        now: i64,
-        event: &AuditEvent,
-    ) -> Result<Accepted, StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
-            let taken: Option<(String, String)> = sqlx::query_as(
-                "UPDATE staff_invitations SET used_at = $1, used_by = $2 \
-                 WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1 \
-                 RETURNING role, regions",
-            )
-            .bind(now)
-            .bind(citizen.0)
-            .bind(token_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((role, regions)) = taken else {
-                return Ok(Accepted::Unusable);
-            };
-            let codes: Vec<&str> = if regions.is_empty() {
-                vec![""]
-            } else {
-                regions.split(',').collect()
-            };
-            for code in codes {
-                sqlx::query(
-                    "INSERT INTO staff_roles (citizen_id, role, region_code, granted_at) \
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(citizen.0)
-                .bind(&role)
-                .bind(code)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            append_audit!(tx, event).await?;
-            tx.commit().await?;
-            Ok(Accepted::Granted)
-        })
     }
 }

@@ -67,7 +67,8 @@ async fn code_flow_for_every_signing_algorithm(app: TestApp) {
         assert_eq!(id["acr"], "urn:civitas:loa:1");
         assert_eq!(id["amr"], json!(["user", "mfa", "hwk"]));
         assert!(id["sid"].is_string() && id["auth_time"].is_i64() && id["at_hash"].is_string());
-        let at_hash = civitas::oidc::signing::half_hash(alg, tokens["access_token"].as_str().unwrap());
+        let at_hash =
+            civitas::oidc::signing::half_hash(alg, tokens["access_token"].as_str().unwrap());
         assert_eq!(id["at_hash"], at_hash.as_str());
         let access_header = decode_header(tokens["access_token"].as_str().unwrap()).unwrap();
         assert_eq!(access_header.typ.as_deref(), Some("at+jwt"));
