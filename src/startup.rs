@@ -9,28 +9,15 @@ use anyhow::Context;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::http::AppState;
 use crate::oidc::Provider;
 use crate::oidc::keyring;
+use crate::passkey::Passkeys;
 use crate::secrets::MasterKey;
+use crate::session::SessionPolicy;
 use crate::store::Store;
 use crate::telemetry::{Metrics, observe_request};
 use crate::{http, registry};
-
-/// What every handler can reach. Nothing here is state another instance
-/// would need: that lives in the database.
-pub struct AppState {
-    pub store: Store,
-    pub clock: Clock,
-    pub settings: Settings,
-    /// The WebAuthn relying party (configuration only; ceremonies are stored).
-    pub webauthn: webauthn_rs::Webauthn,
-    /// The OpenID Provider's secrets and key caches.
-    pub provider: Provider,
-    /// The discovery document, serialised once.
-    pub discovery: web::Bytes,
-    /// Keys of the registry's keyed hashes (activation codes, documents).
-    pub registry_keys: registry::RegistryKeys,
-}
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -68,7 +55,13 @@ impl Application {
             .context("cannot load the master key")?;
         keyring::ensure_keys(&store, &master, clock.unix()).await?;
         let registry_keys = registry::RegistryKeys::new(&master);
-        let provider = Provider::new(master, settings.country.clone());
+        let provider = Provider::new(
+            store.clone(),
+            clock.clone(),
+            settings.issuer.clone(),
+            master,
+            settings.country.clone(),
+        );
         if let Some(invitation) =
             crate::staff::invitations::bootstrap(&store, settings.issuer.as_str(), clock.unix())
                 .await?
@@ -88,7 +81,11 @@ impl Application {
             database = store.backend(),
             "civitas ready"
         );
-        let webauthn = crate::passkey::relying_party(&settings.issuer)
+        let sessions = SessionPolicy {
+            idle: settings.session_idle,
+            max_age: settings.session_max_age,
+        };
+        let passkeys = Passkeys::new(store.clone(), clock.clone(), &settings.issuer, sessions)
             .context("cannot set up WebAuthn for this issuer")?;
         let discovery = web::Bytes::from(serde_json::to_vec(&crate::oidc::discovery::document(
             settings.issuer.as_str(),
@@ -98,7 +95,8 @@ impl Application {
             store: store.clone(),
             clock,
             settings,
-            webauthn,
+            sessions,
+            passkeys,
             provider,
             discovery,
             registry_keys,

@@ -2,11 +2,10 @@
 //! an activation code) within an hour, further attempts get 429 with a
 //! `Retry-After` until the window closes.
 
-use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::store::Store;
 
 /// The longest window any throttle uses: older windows can be swept.
 pub const LONGEST_WINDOW: i64 = 3600;
@@ -22,12 +21,9 @@ pub struct Throttle {
 
 impl Throttle {
     /// 429 when the key has used up its failures.
-    pub async fn check(&self, state: &AppState) -> Result<(), AppError> {
-        let now = state.clock.unix();
-        if let Some((failures, start)) = state
-            .store
-            .throttle_failures(&self.key, now, self.window)
-            .await?
+    pub async fn check(&self, store: &Store, now: i64) -> Result<(), AppError> {
+        if let Some((failures, start)) =
+            store.throttle_failures(&self.key, now, self.window).await?
             && failures >= self.max
         {
             let retry_after = (start + self.window - now).max(1);
@@ -46,30 +42,10 @@ impl Throttle {
     }
 
     /// Counts a failure.
-    pub async fn fail(&self, state: &AppState) -> Result<(), AppError> {
-        state
-            .store
-            .record_throttle_failure(&self.key, state.clock.unix(), self.window)
+    pub async fn fail(&self, store: &Store, now: i64) -> Result<(), AppError> {
+        store
+            .record_throttle_failure(&self.key, now, self.window)
             .await?;
         Ok(())
     }
-}
-
-/// The client's address: the peer, or behind a trusted reverse proxy the
-/// last address it appended to `X-Forwarded-For`.
-pub fn client_address(state: &AppState, req: &HttpRequest) -> String {
-    if state.settings.behind_proxy
-        && let Some(forwarded) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    {
-        return forwarded.to_string();
-    }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
 }

@@ -1,16 +1,15 @@
 //! `GET /api/v1/me` and the citizen's passkeys.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::AppState;
 use super::enrollment::FinishCeremony;
 use crate::domain::{AssuranceLevel, CitizenStatus, NationalId};
 use crate::error::AppError;
 use crate::passkey;
-use crate::session;
-use crate::startup::AppState;
-use crate::store::PasskeyRow;
+use crate::store::{PasskeyRow, SignedIn};
 
 #[derive(serde::Serialize)]
 struct Me {
@@ -25,8 +24,8 @@ struct Me {
     assurance_level: AssuranceLevel,
 }
 
-pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let c = session::require(&state, &req).await?.citizen;
+pub async fn me(who: SignedIn) -> Result<HttpResponse, AppError> {
+    let c = who.citizen;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(Me {
@@ -78,9 +77,8 @@ struct PasskeyList {
 
 pub async fn list_passkeys(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
     let passkeys = state.store.list_passkeys(who.citizen.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -91,10 +89,9 @@ pub async fn list_passkeys(
 
 pub async fn start_add_passkey(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
-    let started = passkey::start_add_passkey(&state, &who).await?;
+    let started = state.passkeys.start_add_passkey(&who).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(started))
@@ -102,19 +99,19 @@ pub async fn start_add_passkey(
 
 pub async fn finish_add_passkey(
     state: web::Data<AppState>,
-    req: HttpRequest,
     body: web::Json<FinishCeremony>,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
     let body = body.into_inner();
-    let row = passkey::finish_add_passkey(
-        &state,
-        &who,
-        &body.ceremony_id,
-        body.credential,
-        body.name.as_deref(),
-    )
-    .await?;
+    let row = state
+        .passkeys
+        .finish_add_passkey(
+            &who,
+            &body.ceremony_id,
+            body.credential,
+            body.name.as_deref(),
+        )
+        .await?;
     Ok(HttpResponse::Created().json(PasskeyView::from(&row)))
 }
 
@@ -133,11 +130,10 @@ fn parse_id(id: &str) -> Result<Uuid, AppError> {
 
 pub async fn rename_passkey(
     state: web::Data<AppState>,
-    req: HttpRequest,
     id: web::Path<String>,
     body: web::Json<Rename>,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
     let id = parse_id(&id)?;
     let name = passkey::parse_passkey_name(&body.name)?;
     if !state
@@ -152,10 +148,9 @@ pub async fn rename_passkey(
 
 pub async fn delete_passkey(
     state: web::Data<AppState>,
-    req: HttpRequest,
     id: web::Path<String>,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
     let id = parse_id(&id)?;
     if state
         .store
@@ -207,9 +202,8 @@ fn at(t: i64) -> OffsetDateTime {
 /// Connected apps and recent sign-ins to apps.
 pub async fn list_apps(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
     let apps = state.store.connected_apps(who.citizen.id.0).await?;
     let sign_ins = state.store.recent_sign_ins(who.citizen.id.0, 20).await?;
     Ok(HttpResponse::Ok()
@@ -239,15 +233,13 @@ pub async fn list_apps(
 /// Withdraws consent: the app's grants are revoked at once.
 pub async fn withdraw_app(
     state: web::Data<AppState>,
-    req: HttpRequest,
     client_id: web::Path<String>,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
-    let mut tx = state.store.begin().await?;
-    tx.revoke_grants_at(who.citizen.id.0, &client_id, state.clock.unix())
+    state
+        .provider
+        .withdraw_consent(who.citizen.id, &client_id)
         .await?;
-    tx.delete_consents(who.citizen.id.0, &client_id).await?;
-    tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -255,9 +247,9 @@ pub async fn withdraw_app(
 /// their region to verify them in person.
 pub async fn request_verification(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let c = session::require(&state, &req).await?.citizen;
+    let c = who.citizen;
     if c.assurance_level == AssuranceLevel::Verified {
         return Err(AppError::conflict(
             "already_verified",

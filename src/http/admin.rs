@@ -3,10 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::AppState;
+use super::roles::{Acting, Admin, AuditorOrAdmin, Staffer};
 use crate::error::AppError;
 use crate::registry::register::{self, ImportError, ImportSource};
-use crate::staff::{self, Role};
-use crate::startup::AppState;
 use crate::store::AuditFilter;
 
 /// Largest register file accepted over HTTP: the letters come back in the
@@ -33,9 +33,8 @@ pub async fn import_register(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
+    Acting(admin, _): Acting<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = staff::require(&state, &req, &[Role::Admin]).await?;
-    admin.require_recent_sign_in(&state)?;
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -156,10 +155,9 @@ impl AuditQuery {
 /// `GET /api/v1/admin/audit`: entries, newest first; page with `before_seq`.
 pub async fn audit(
     state: web::Data<AppState>,
-    req: HttpRequest,
     query: web::Query<AuditQuery>,
+    _: Staffer<AuditorOrAdmin>,
 ) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Auditor, Role::Admin]).await?;
     let filter = query.filter()?;
     let entries = state.store.audit_entries(&filter).await?;
     let next = (entries.len() as i64 == filter.limit)

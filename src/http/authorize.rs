@@ -1,17 +1,18 @@
 //! The authorization endpoint, the consent form and RP-initiated logout:
 //! browser-facing, so errors are pages.
 
-use std::collections::HashMap;
-
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::AppState;
 use super::pages::render;
+use super::session::{self, MaybeSignedIn};
 use crate::error::{AppError, PageError};
-use crate::oidc::authorize::{self, Outcome};
-use crate::session;
-use crate::startup::AppState;
+use crate::oidc::Params;
+use crate::oidc::authorize::Outcome;
+use crate::oidc::end_session::{EndSession, EndSessionRequest};
+use crate::store::SignedIn;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -71,27 +72,29 @@ fn respond(method: &Method, outcome: Outcome) -> Result<HttpResponse, PageError>
 async fn run(
     state: &AppState,
     req: &HttpRequest,
-    params: HashMap<String, String>,
+    params: Params,
+    who: Option<SignedIn>,
 ) -> Result<HttpResponse, PageError> {
-    let who = session::current(state, req).await?;
-    let outcome = authorize::authorize(state, &params, who).await?;
+    let outcome = state.provider.authorize(&params, who).await?;
     respond(req.method(), outcome)
 }
 
 async fn authorize_get(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<HashMap<String, String>>,
+    query: web::Query<Params>,
+    MaybeSignedIn(who): MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
-    run(&state, &req, query.into_inner()).await
+    run(&state, &req, query.into_inner(), who).await
 }
 
 async fn authorize_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Params>,
+    MaybeSignedIn(who): MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
-    run(&state, &req, form.into_inner()).await
+    run(&state, &req, form.into_inner(), who).await
 }
 
 #[derive(serde::Deserialize)]
@@ -104,6 +107,7 @@ async fn consent(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<Decision>,
+    MaybeSignedIn(who): MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let allow = match form.decision.as_str() {
         "allow" => true,
@@ -115,8 +119,7 @@ async fn consent(
             )));
         }
     };
-    let who = session::current(&state, &req).await?;
-    let outcome = authorize::decide(&state, &form.request_id, allow, who).await?;
+    let outcome = state.provider.decide(&form.request_id, allow, who).await?;
     respond(req.method(), outcome)
 }
 
@@ -127,83 +130,54 @@ struct Logout<'a> {
     client_name: &'a str,
 }
 
-/// RP-initiated logout: with a valid `id_token_hint` and a registered
-/// `post_logout_redirect_uri`, ends the session and goes back at once;
-/// otherwise asks the citizen.
+/// RP-initiated logout: goes back to the app at once when the request
+/// allows it (see `oidc::end_session`), otherwise asks the citizen.
 async fn end_session(
     state: &AppState,
     req: &HttpRequest,
-    params: HashMap<String, String>,
+    params: Params,
+    who: Option<SignedIn>,
 ) -> Result<HttpResponse, PageError> {
-    let hint = match params.get("id_token_hint").filter(|h| !h.is_empty()) {
-        Some(h) => state.provider.verify_id_hint(state, h).await,
-        None => None,
-    };
-    let client = match &hint {
-        Some(claims) => state.store.find_client(&claims.aud).await?,
-        None => None,
-    };
-    let target = params
-        .get("post_logout_redirect_uri")
-        .filter(|u| !u.is_empty());
-    let who = session::current(state, req).await?;
-    // RP-Initiated Logout 1.0 §2: the hint must name this browser's session
-    // (or there is none to end), and a client_id must be the hint's audience.
-    let same_session = match (&who, &hint) {
-        (Some(w), Some(claims)) => claims.sid == w.session.id.to_string(),
-        (None, _) => true,
-        (Some(_), None) => false,
-    };
-    let client_matches = params
-        .get("client_id")
-        .filter(|c| !c.is_empty())
-        .is_none_or(|c| hint.as_ref().is_some_and(|h| &h.aud == c));
-    if let (Some(client), Some(target)) = (&client, target)
-        && client.post_logout_redirect_uris.iter().any(|u| u == target)
-        && same_session
-        && client_matches
-    {
-        if let Some(who) = who {
-            state.store.delete_session(who.session.id).await?;
+    let request = EndSessionRequest::parse(&params);
+    match state.provider.end_session(&request, who.as_ref()).await? {
+        EndSession::Return(url) => {
+            let mut response = redirect(req.method(), &url);
+            response
+                .add_cookie(&session::removal_cookie(&state.settings))
+                .map_err(AppError::internal)?;
+            Ok(response)
         }
-        let mut url = url::Url::parse(target).map_err(AppError::internal)?;
-        if let Some(s) = params.get("state").filter(|s| !s.is_empty()) {
-            url.query_pairs_mut().append_pair("state", s);
-        }
-        let mut response = redirect(req.method(), url.as_str());
-        response
-            .add_cookie(&session::removal_cookie(state))
-            .map_err(AppError::internal)?;
-        return Ok(response);
+        EndSession::Ask { client_name } => render(&Logout {
+            signed_out: false,
+            client_name: &client_name,
+        }),
     }
-    render(&Logout {
-        signed_out: false,
-        client_name: client.as_ref().map(|c| c.name.as_str()).unwrap_or("An app"),
-    })
 }
 
 async fn end_session_get(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<HashMap<String, String>>,
+    query: web::Query<Params>,
+    MaybeSignedIn(who): MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
-    end_session(&state, &req, query.into_inner()).await
+    end_session(&state, &req, query.into_inner(), who).await
 }
 
 async fn end_session_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Params>,
+    MaybeSignedIn(who): MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
-    end_session(&state, &req, form.into_inner()).await
+    end_session(&state, &req, form.into_inner(), who).await
 }
 
 /// The confirmation page's "Sign out" button.
 async fn end_session_confirm(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    MaybeSignedIn(who): MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
-    if let Some(who) = session::current(&state, &req).await? {
+    if let Some(who) = who {
         state.store.delete_session(who.session.id).await?;
     }
     let mut response = render(&Logout {
@@ -211,7 +185,7 @@ async fn end_session_confirm(
         client_name: "",
     })?;
     response
-        .add_cookie(&session::removal_cookie(&state))
+        .add_cookie(&session::removal_cookie(&state.settings))
         .map_err(AppError::internal)?;
     Ok(response)
 }

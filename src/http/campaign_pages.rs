@@ -2,22 +2,22 @@
 //! pages they read through the same code as the JSON API and act through
 //! it; the charts and tables are drawn on the server and need no script.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use super::AppState;
 use super::campaigns::{
     PENDING_PAGE, PendingQuery, ProgressQuery, campaign_id, load_progress, load_scope, pending_page,
 };
 use super::iso_date;
 use super::pages::{no_store, render};
-use super::staff_pages::{Nav, staff_or_redirect};
+use super::roles::{Admin, StaffPage};
+use super::staff_pages::Nav;
 use crate::campaign::chart::Chart;
 use crate::campaign::progress::{self, Direction, Figures, Progress, SortKey};
 use crate::campaign::projection::{STATUS_RULE, Status};
 use crate::campaign::thousands;
 use crate::error::{AppError, PageError};
-use crate::staff::Role;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(dashboard))
@@ -117,9 +117,8 @@ async fn campaign_lines(state: &AppState) -> Result<Vec<CampaignLine>, AppError>
 
 async fn dashboard(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    StaffPage(staff, _): StaffPage<Admin>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     no_store(render(&Dashboard {
         nav: Nav::of(&staff),
         today: iso_date(state.clock.now().date()),
@@ -200,18 +199,16 @@ async fn campaign_form(
 
 async fn campaigns(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    StaffPage(staff, _): StaffPage<Admin>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     campaign_form(&state, Nav::of(&staff), None).await
 }
 
 async fn edit(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
+    StaffPage(staff, _): StaffPage<Admin>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     let id = campaign_id(&path)?;
     let (row, regions) = load_scope(&state.store, id).await?;
     let view = progress::CampaignView::new(&row, &regions);
@@ -388,11 +385,10 @@ fn campaign_page(report: &Progress, order: (SortKey, Direction), nav: Nav) -> Ca
 
 async fn campaign(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ProgressQuery>,
+    StaffPage(staff, _): StaffPage<Admin>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     let id = campaign_id(&path)?;
     let order = query.order()?;
     let report = load_progress(&state, id, &query).await?;
@@ -423,11 +419,10 @@ struct PendingPage {
 
 async fn pending(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<PendingQuery>,
+    StaffPage(staff, _): StaffPage<Admin>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     let id = campaign_id(&path)?;
     let (row, regions) = load_scope(&state.store, id).await?;
     let (rows, next) = pending_page(&state.store, id, &regions, &query).await?;

@@ -4,18 +4,18 @@
 //! the citizens table.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use uuid::Uuid;
 
+use super::AppState;
+use super::roles::{Acting, Admin, Staffer};
 use crate::campaign::progress::{self, Direction, Progress, ProgressError, SortKey};
 use crate::campaign::projection::STATUS_RULE;
 use crate::campaign::{self, CampaignInput, FieldError};
 use crate::domain::RegionCode;
 use crate::domain::citizen::iso_date;
 use crate::error::AppError;
-use crate::staff::{self, Role};
-use crate::startup::AppState;
 use crate::store::{CampaignRegionRow, CampaignRow, PendingRow, Store};
 
 /// Rows per page of "not yet enrolled", and per database read when streamed.
@@ -63,8 +63,7 @@ fn invalid(errors: Vec<FieldError>) -> HttpResponse {
 }
 
 /// `GET /api/v1/admin/campaigns`: every campaign with its headline figures.
-pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Admin]).await?;
+pub async fn list(state: web::Data<AppState>, _: Staffer<Admin>) -> Result<HttpResponse, AppError> {
     let today = state.clock.now().date();
     let campaigns: Vec<_> = progress::summaries(&state.store, today)
         .await?
@@ -83,11 +82,9 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
 /// `POST /api/v1/admin/campaigns`.
 pub async fn create(
     state: web::Data<AppState>,
-    req: HttpRequest,
     body: web::Json<CampaignInput>,
+    Acting(admin, _): Acting<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = staff::require(&state, &req, &[Role::Admin]).await?;
-    admin.require_recent_sign_in(&state)?;
     let regions = state.store.list_regions().await?;
     let spec = match body.check(&regions) {
         Ok(spec) => spec,
@@ -116,10 +113,9 @@ async fn show_campaign(store: &Store, id: Uuid) -> Result<progress::CampaignView
 /// `GET /api/v1/admin/campaigns/{id}`.
 pub async fn show(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
+    _: Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Admin]).await?;
     let view = show_campaign(&state.store, campaign_id(&path)?).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -129,12 +125,10 @@ pub async fn show(
 /// `PUT /api/v1/admin/campaigns/{id}`: the whole campaign, as for create.
 pub async fn update(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     body: web::Json<CampaignInput>,
+    Acting(admin, _): Acting<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = staff::require(&state, &req, &[Role::Admin]).await?;
-    admin.require_recent_sign_in(&state)?;
     let id = campaign_id(&path)?;
     let (current, scope) = load_scope(&state.store, id).await?;
     let roots: Vec<RegionCode> = scope
@@ -237,11 +231,10 @@ pub async fn load_progress(
 /// `GET /api/v1/admin/campaigns/{id}/progress`.
 pub async fn progress(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ProgressQuery>,
+    _: Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Admin]).await?;
     let report = load_progress(&state, campaign_id(&path)?, &query).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -318,11 +311,10 @@ fn csv_response(name: &str) -> actix_web::HttpResponseBuilder {
 /// `GET /api/v1/admin/campaigns/{id}/regions.csv`: the region table.
 pub async fn regions_csv(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ProgressQuery>,
+    _: Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Admin]).await?;
     let id = campaign_id(&path)?;
     let report = load_progress(&state, id, &query).await?;
     let body = table_csv(&report).map_err(AppError::internal)?;
@@ -406,11 +398,10 @@ pub async fn pending_page(
 /// yet enrolled, a page at a time.
 pub async fn pending(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<PendingQuery>,
+    _: Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Admin]).await?;
     let id = campaign_id(&path)?;
     let (_, regions) = load_scope(&state.store, id).await?;
     let (rows, next) = pending_page(&state.store, id, &regions, &query).await?;
@@ -464,11 +455,10 @@ struct Cursor {
 /// text messages), so a region of millions never sits in memory.
 pub async fn pending_csv(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<PendingQuery>,
+    _: Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Admin]).await?;
     let id = campaign_id(&path)?;
     let (_, regions) = load_scope(&state.store, id).await?;
     let scope = scope_path(&regions, query.region.as_deref())?;

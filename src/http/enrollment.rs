@@ -3,10 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 
+use super::{AppState, client_address, session};
 use crate::domain::{AssuranceLevel, NewCitizen, PersonName, RegionCode, parse_birth_date};
 use crate::error::AppError;
-use crate::startup::AppState;
-use crate::{passkey, registry, session};
+use crate::{passkey, registry};
 
 /// Self-service enrollment sends the four details; enrollment with an
 /// activation code sends the code and the date of birth.
@@ -91,11 +91,19 @@ pub async fn start_enrollment(
         .filter(|c| !c.trim().is_empty())
     else {
         let new = parse_form(&state, &body).await?;
-        return Ok(response.json(passkey::start_enrollment(&state, new).await?));
+        return Ok(response.json(state.passkeys.start_enrollment(new).await?));
     };
-    let address = crate::throttle::client_address(&state, &req);
+    let address = client_address(&state.settings, &req);
     let birth_date = required(&body.birth_date, "birth_date")?;
-    let entry = registry::claim::find(&state, &address, code, birth_date).await?;
+    let entry = registry::claim::find(
+        &state.store,
+        &state.registry_keys,
+        state.clock.now(),
+        &address,
+        code,
+        birth_date,
+    )
+    .await?;
     let corrupt = |e: &str| AppError::internal(anyhow::anyhow!("register row: {e}"));
     let region = RegionCode::parse(&entry.region_code).map_err(|e| corrupt(&e))?;
     let region_name = state
@@ -117,7 +125,10 @@ pub async fn start_enrollment(
         region: entry.region_code,
         region_name,
     };
-    let started = passkey::start_register_enrollment(&state, new, entry.register_ref).await?;
+    let started = state
+        .passkeys
+        .start_register_enrollment(new, entry.register_ref)
+        .await?;
     Ok(response.json(StartedFromRegister { started, record }))
 }
 
@@ -141,10 +152,12 @@ pub async fn finish_enrollment(
     body: web::Json<FinishCeremony>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
-    let (citizen, token) =
-        passkey::finish_enrollment(&state, &body.ceremony_id, body.credential).await?;
+    let (citizen, token) = state
+        .passkeys
+        .finish_enrollment(&body.ceremony_id, body.credential)
+        .await?;
     Ok(HttpResponse::Created()
-        .cookie(session::cookie(&state, token))
+        .cookie(session::cookie(&state.settings, token))
         .insert_header(("Cache-Control", "no-store"))
         .json(Enrolled {
             national_id: citizen.national_id,

@@ -1,14 +1,14 @@
 //! `POST /api/v1/login/start|finish` and `POST /api/v1/logout`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
+use super::AppState;
 use super::enrollment::FinishCeremony;
+use super::session::{self, MaybeSignedIn};
 use crate::error::AppError;
-use crate::startup::AppState;
-use crate::{passkey, session};
 
 pub async fn start_login(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let started = passkey::start_login(&state).await?;
+    let started = state.passkeys.start_login().await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(started))
@@ -24,10 +24,12 @@ pub async fn finish_login(
     body: web::Json<FinishCeremony>,
 ) -> Result<HttpResponse, AppError> {
     let body = body.into_inner();
-    let (citizen, token) =
-        passkey::finish_login(&state, &body.ceremony_id, body.credential).await?;
+    let (citizen, token) = state
+        .passkeys
+        .finish_login(&body.ceremony_id, body.credential)
+        .await?;
     Ok(HttpResponse::Ok()
-        .cookie(session::cookie(&state, token))
+        .cookie(session::cookie(&state.settings, token))
         .insert_header(("Cache-Control", "no-store"))
         .json(SignedIn {
             national_id: citizen.national_id,
@@ -37,12 +39,12 @@ pub async fn finish_login(
 /// Ends the session server-side and clears the cookie.
 pub async fn logout(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    MaybeSignedIn(who): MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(who) = session::current(&state, &req).await? {
+    if let Some(who) = who {
         state.store.delete_session(who.session.id).await?;
     }
     Ok(HttpResponse::NoContent()
-        .cookie(session::removal_cookie(&state))
+        .cookie(session::removal_cookie(&state.settings))
         .finish())
 }

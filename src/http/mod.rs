@@ -14,16 +14,41 @@ pub mod origin;
 mod pages;
 mod regions;
 mod registrar;
+mod roles;
 pub mod routes;
+mod session;
 mod staff;
 mod staff_pages;
+mod state;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, web};
 
+use crate::config::Settings;
 use crate::error::{AppError, PageError};
 use routes::ApiRoutes;
+
+pub use state::AppState;
+
+/// The client's address: the peer, or behind a trusted reverse proxy the
+/// last address it appended to `X-Forwarded-For`.
+pub fn client_address(settings: &Settings, req: &HttpRequest) -> String {
+    if settings.behind_proxy
+        && let Some(forwarded) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    {
+        return forwarded.to_string();
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
 
 /// A date as `YYYY-MM-DD`.
 pub fn iso_date(d: time::Date) -> String {

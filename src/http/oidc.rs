@@ -2,15 +2,16 @@
 //! introspection. CORS is answered here for the origins of registered
 //! redirect URIs only.
 
-use std::collections::HashMap;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use super::AppState;
 use crate::error::AppError;
-use crate::oidc::{OAuthError, grant};
-use crate::startup::AppState;
+use crate::oidc::introspect::may_introspect;
+use crate::oidc::revoke::TokenParam;
+use crate::oidc::userinfo::bearer_token;
+use crate::oidc::{OAuthError, Params};
 
 /// `Access-Control-Allow-Origin` for a request from a registered app's origin.
 async fn cors(state: &AppState, req: &HttpRequest, mut response: HttpResponse) -> HttpResponse {
@@ -70,12 +71,7 @@ pub async fn discovery(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
 /// `GET /jwks.json`: every published public key, served from memory as
 /// prepared bytes (see `KeyCache::jwks` for how fresh they are).
 pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let published = state
-        .provider
-        .keys
-        .jwks(&state.store, state.clock.unix())
-        .await
-        .map_err(AppError::internal)?;
+    let published = state.provider.jwks().await.map_err(AppError::internal)?;
     let response = HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
         .content_type("application/jwk-set+json")
@@ -93,26 +89,20 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Params>,
 ) -> HttpResponse {
-    let response = oauth_response(grant::token(&state, authorization(&req), &form).await);
+    let response = oauth_response(state.provider.token(authorization(&req), &form).await);
     cors(&state, &req, response).await
-}
-
-fn bearer(req: &HttpRequest, form: Option<&HashMap<String, String>>) -> Option<String> {
-    authorization(req)
-        .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
-        .or_else(|| form.and_then(|f| f.get("access_token").cloned()))
 }
 
 /// `GET|POST /userinfo`.
 pub async fn userinfo(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: Option<web::Form<HashMap<String, String>>>,
+    form: Option<web::Form<Params>>,
 ) -> HttpResponse {
-    let token = bearer(&req, form.as_deref());
-    let response = oauth_response(grant::userinfo(&state, token.as_deref()).await);
+    let token = bearer_token(authorization(&req), form.as_deref());
+    let response = oauth_response(state.provider.userinfo(token.as_deref()).await);
     cors(&state, &req, response).await
 }
 
@@ -125,15 +115,15 @@ pub async fn preflight(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Params>,
 ) -> HttpResponse {
+    let provider = &state.provider;
     let result = async {
-        let client = grant::authenticate_client(&state, authorization(&req), &form).await?;
-        let token = form
-            .get("token")
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
-        grant::revoke(&state, &client, token).await?;
+        let client = provider
+            .authenticate_client(authorization(&req), &form)
+            .await?;
+        let request = TokenParam::parse(&form)?;
+        provider.revoke(&client, &request).await?;
         Ok(json!({}))
     }
     .await;
@@ -144,20 +134,16 @@ pub async fn revoke(
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<HashMap<String, String>>,
+    form: web::Form<Params>,
 ) -> HttpResponse {
+    let provider = &state.provider;
     let result = async {
-        let client = grant::authenticate_client(&state, authorization(&req), &form).await?;
-        if client.is_public() {
-            return Err(OAuthError::invalid_client(
-                "Introspection needs a confidential client.",
-            ));
-        }
-        let token = form
-            .get("token")
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| OAuthError::invalid_request("token is missing."))?;
-        grant::introspect(&state, &client, token).await
+        let client = provider
+            .authenticate_client(authorization(&req), &form)
+            .await?;
+        may_introspect(&client)?;
+        let request = TokenParam::parse(&form)?;
+        provider.introspect(&client, &request).await
     }
     .await;
     oauth_response(result)

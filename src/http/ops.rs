@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use super::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 use crate::telemetry::Metrics;
 
 /// The process is alive.

@@ -7,9 +7,9 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 
+use super::AppState;
+use super::session::COOKIE;
 use crate::error::AppError;
-use crate::session::COOKIE;
-use crate::startup::AppState;
 
 pub async fn check_origin(
     req: ServiceRequest,

@@ -1,12 +1,12 @@
 //! HTML pages.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use time::OffsetDateTime;
 
+use super::AppState;
+use super::session::MaybeSignedIn;
 use crate::error::{AppError, PageError};
-use crate::session;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -169,8 +169,11 @@ pub(super) fn sign_in_first(path: &str) -> HttpResponse {
         .finish()
 }
 
-async fn account(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
-    let Some(who) = session::current(&state, &req).await? else {
+async fn account(
+    state: web::Data<AppState>,
+    MaybeSignedIn(who): MaybeSignedIn,
+) -> Result<HttpResponse, PageError> {
+    let Some(who) = who else {
         return Ok(sign_in_first("/account"));
     };
     let c = &who.citizen;

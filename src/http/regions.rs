@@ -2,9 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 
+use super::AppState;
 use crate::domain::Region;
 use crate::error::AppError;
-use crate::startup::AppState;
 
 #[derive(serde::Serialize)]
 struct RegionList {

@@ -2,15 +2,16 @@
 //! resolution and lifecycle changes. Every action needs the registrar role,
 //! a citizen of the registrar's regions and a recent passkey sign-in.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::AppState;
+use super::roles::{Acting, Registrar, Staffer};
 use crate::domain::parse_birth_date;
 use crate::error::AppError;
-use crate::registry::registrar::{self, Evidence, Lifecycle};
-use crate::staff::{self, Role, Staff};
-use crate::startup::AppState;
+use crate::registry::registrar::{self, Desk, Evidence, Lifecycle};
+use crate::staff::Staff;
 
 /// Queue pages are short: the desk works oldest first.
 const QUEUE_LIMIT: i64 = 100;
@@ -21,23 +22,20 @@ fn ok(body: serde_json::Value) -> HttpResponse {
         .json(body)
 }
 
-async fn registrar(state: &AppState, req: &HttpRequest) -> Result<Staff, AppError> {
-    staff::require(state, req, &[Role::Registrar]).await
-}
-
-/// A registrar about to change something: the role and a recent sign-in.
-async fn acting_registrar(state: &AppState, req: &HttpRequest) -> Result<Staff, AppError> {
-    let staff = registrar(state, req).await?;
-    staff.require_recent_sign_in(state)?;
-    Ok(staff)
+/// The desk of `staff`, acting now.
+fn desk<'a>(state: &'a AppState, staff: &'a Staff) -> Desk<'a> {
+    Desk {
+        store: &state.store,
+        staff,
+        now: state.clock.unix(),
+    }
 }
 
 /// `GET /api/v1/registrar/verifications`
 pub async fn verification_queue(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    Staffer(staff, _): Staffer<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = registrar(&state, &req).await?;
     let items = state
         .store
         .verification_queue(staff.citizen().id, QUEUE_LIMIT)
@@ -48,9 +46,8 @@ pub async fn verification_queue(
 /// `GET /api/v1/registrar/duplicates`
 pub async fn duplicate_queue(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    Staffer(staff, _): Staffer<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = registrar(&state, &req).await?;
     let items = state
         .store
         .duplicate_queue(staff.citizen().id, QUEUE_LIMIT)
@@ -93,24 +90,24 @@ async fn citizen_view(
 /// `GET /api/v1/registrar/citizens/{national_id}`
 pub async fn show_citizen(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
+    Staffer(staff, _): Staffer<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = registrar(&state, &req).await?;
-    let citizen = registrar::citizen_in_scope(&state, &staff, &path).await?;
+    let citizen = desk(&state, &staff).citizen_in_scope(&path).await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
 /// `POST /api/v1/registrar/citizens/{national_id}/verify`
 pub async fn verify(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     body: web::Json<Evidence>,
+    Acting(staff, _): Acting<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = acting_registrar(&state, &req).await?;
-    let mut citizen = registrar::citizen_in_scope(&state, &staff, &path).await?;
-    registrar::verify(&state, &staff, &mut citizen, &body).await?;
+    let desk = desk(&state, &staff);
+    let mut citizen = desk.citizen_in_scope(&path).await?;
+    desk.verify(&state.registry_keys, &mut citizen, &body)
+        .await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
@@ -126,26 +123,26 @@ pub struct Reason {
 /// `POST /api/v1/registrar/citizens/{national_id}/reject`
 pub async fn reject(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     body: web::Json<Reason>,
+    Acting(staff, _): Acting<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = acting_registrar(&state, &req).await?;
-    let citizen = registrar::citizen_in_scope(&state, &staff, &path).await?;
+    let desk = desk(&state, &staff);
+    let citizen = desk.citizen_in_scope(&path).await?;
     let reason = registrar::parse_reason(body.reason.as_deref())?;
-    registrar::reject(&state, &staff, &citizen, reason).await?;
+    desk.reject(&citizen, reason).await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
 async fn lifecycle(
     state: &AppState,
-    req: &HttpRequest,
+    staff: &Staff,
     national_id: &str,
     body: &Reason,
     change: Lifecycle,
 ) -> Result<HttpResponse, AppError> {
-    let staff = acting_registrar(state, req).await?;
-    let mut citizen = registrar::citizen_in_scope(state, &staff, national_id).await?;
+    let desk = desk(state, staff);
+    let mut citizen = desk.citizen_in_scope(national_id).await?;
     let details = if change == Lifecycle::RecordDeath {
         let date = parse_birth_date(
             body.date_of_death.as_deref().unwrap_or_default(),
@@ -164,7 +161,7 @@ async fn lifecycle(
     } else {
         json!({ "reason": registrar::parse_reason(body.reason.as_deref())? })
     };
-    registrar::change_status(state, &staff, &mut citizen, change, details).await?;
+    desk.change_status(&mut citizen, change, details).await?;
     Ok(ok(citizen_view(state, &citizen).await?))
 }
 
@@ -173,11 +170,11 @@ macro_rules! lifecycle_handler {
         #[doc = $doc]
         pub async fn $name(
             state: web::Data<AppState>,
-            req: HttpRequest,
             path: web::Path<String>,
             body: web::Json<Reason>,
+            Acting(staff, _): Acting<Registrar>,
         ) -> Result<HttpResponse, AppError> {
-            lifecycle(&state, &req, &path, &body, $change).await
+            lifecycle(&state, &staff, &path, &body, $change).await
         }
     };
 }
@@ -199,24 +196,26 @@ pub struct MergeBody {
 /// `POST /api/v1/registrar/duplicates/{id}/merge`
 pub async fn merge(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     body: web::Json<MergeBody>,
+    Acting(staff, _): Acting<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = acting_registrar(&state, &req).await?;
-    let kept = registrar::merge(&state, &staff, case_id(&path)?, &body.survivor).await?;
+    let kept = desk(&state, &staff)
+        .merge(case_id(&path)?, &body.survivor)
+        .await?;
     Ok(ok(citizen_view(&state, &kept).await?))
 }
 
 /// `POST /api/v1/registrar/duplicates/{id}/dismiss`
 pub async fn dismiss(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     body: web::Json<Reason>,
+    Acting(staff, _): Acting<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = acting_registrar(&state, &req).await?;
     let reason = registrar::parse_reason(body.reason.as_deref())?;
-    registrar::dismiss(&state, &staff, case_id(&path)?, reason).await?;
+    desk(&state, &staff)
+        .dismiss(case_id(&path)?, reason)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

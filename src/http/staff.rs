@@ -1,12 +1,13 @@
 //! Staff JSON API: accepting an invitation, and the administrators'
 //! invitations and staff list.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
+use super::AppState;
+use super::roles::{Acting, Admin, Staffer};
 use crate::error::AppError;
-use crate::session;
 use crate::staff::{self, Role, invitations};
-use crate::startup::AppState;
+use crate::store::SignedIn;
 
 #[derive(serde::Deserialize)]
 pub struct Accept {
@@ -17,10 +18,9 @@ pub struct Accept {
 /// role an invitation offers.
 pub async fn accept_invitation(
     state: web::Data<AppState>,
-    req: HttpRequest,
     body: web::Json<Accept>,
+    who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
     let role = invitations::accept(
         &state.store,
         &body.token,
@@ -51,11 +51,7 @@ fn roles_json(roles: &[crate::store::RoleRow]) -> Vec<serde_json::Value> {
 }
 
 /// `GET /api/v1/staff/me`: the roles of whoever is signed in.
-pub async fn my_roles(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    let who = session::require(&state, &req).await?;
+pub async fn my_roles(state: web::Data<AppState>, who: SignedIn) -> Result<HttpResponse, AppError> {
     let roles = state.store.roles_of(who.citizen.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -73,11 +69,9 @@ pub struct NewInvitation {
 /// role. Sensitive: needs a recent passkey sign-in.
 pub async fn create_invitation(
     state: web::Data<AppState>,
-    req: HttpRequest,
     body: web::Json<NewInvitation>,
+    Acting(admin, _): Acting<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = staff::require(&state, &req, &[Role::Admin]).await?;
-    admin.require_recent_sign_in(&state)?;
     let role = Role::parse(&body.role).ok_or_else(|| {
         AppError::bad_request(
             "invalid_role",
@@ -101,9 +95,8 @@ pub async fn create_invitation(
 /// `GET /api/v1/admin/staff`: who holds which role.
 pub async fn list_staff(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    _: Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
-    staff::require(&state, &req, &[Role::Admin]).await?;
     let staff: Vec<serde_json::Value> = state
         .store
         .list_staff()

@@ -2,16 +2,17 @@
 //! the audit log and the registrar desk. The pages hold no logic of their
 //! own: they read through the store and act through the JSON API.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use super::AppState;
 use super::admin::{AuditQuery, UPLOAD_LIMIT};
 use super::iso_date;
-use super::pages::{format_time, no_store, render, sign_in_first};
+use super::pages::{format_time, no_store, render};
+use super::roles::{Admin, AuditorOrAdmin, Registrar, StaffPage};
+use super::session::MaybeSignedIn;
 use crate::error::PageError;
-use crate::session;
-use crate::staff::{self, Role, Staff};
-use crate::startup::AppState;
+use crate::staff::{Role, Staff};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/staff/invitation", web::get().to(invitation))
@@ -38,34 +39,6 @@ impl Nav {
     }
 }
 
-/// The signed-in member of staff for a page, or where to send the browser:
-/// to sign in first, or a 403 page without the role.
-pub(super) async fn staff_page(
-    state: &AppState,
-    req: &HttpRequest,
-    roles: &[Role],
-) -> Result<Result<Staff, HttpResponse>, PageError> {
-    let Some(staff) = staff::current(state, req).await? else {
-        let path = match req.query_string() {
-            "" => req.path().to_string(),
-            q => format!("{}?{q}", req.path()),
-        };
-        return Ok(Err(sign_in_first(&path)));
-    };
-    staff::check_role(&staff, roles)?;
-    Ok(Ok(staff))
-}
-
-macro_rules! staff_or_redirect {
-    ($state:expr, $req:expr, $roles:expr) => {
-        match $crate::http::staff_pages::staff_page(&$state, &$req, $roles).await? {
-            Ok(staff) => staff,
-            Err(redirect) => return Ok(redirect),
-        }
-    };
-}
-pub(super) use staff_or_redirect;
-
 #[derive(Template)]
 #[template(path = "staff_invitation.html")]
 struct Invitation {
@@ -73,11 +46,7 @@ struct Invitation {
     name: String,
 }
 
-async fn invitation(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, PageError> {
-    let who = session::current(&state, &req).await?;
+async fn invitation(MaybeSignedIn(who): MaybeSignedIn) -> Result<HttpResponse, PageError> {
     no_store(render(&Invitation {
         signed_in: who.is_some(),
         name: who
@@ -109,9 +78,8 @@ struct AdminStaff {
 
 async fn admin_staff(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    StaffPage(staff, _): StaffPage<Admin>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
     let rows = state.store.list_staff().await?;
     no_store(render(&AdminStaff {
         nav: Nav::of(&staff),
@@ -135,11 +103,7 @@ struct AdminRegister {
     limit_mib: usize,
 }
 
-async fn admin_register(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Admin]);
+async fn admin_register(StaffPage(staff, _): StaffPage<Admin>) -> Result<HttpResponse, PageError> {
     no_store(render(&AdminRegister {
         nav: Nav::of(&staff),
         limit_mib: UPLOAD_LIMIT / 1024 / 1024,
@@ -185,10 +149,9 @@ struct AuditPageQuery {
 
 async fn admin_audit(
     state: web::Data<AppState>,
-    req: HttpRequest,
     query: web::Query<AuditPageQuery>,
+    StaffPage(staff, _): StaffPage<AuditorOrAdmin>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Auditor, Role::Admin]);
     let q = query.into_inner();
     let filter = AuditQuery {
         actor: Some(q.actor.clone()),
@@ -264,9 +227,8 @@ struct RegistrarDesk {
 
 async fn registrar_desk(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    StaffPage(staff, _): StaffPage<Registrar>,
 ) -> Result<HttpResponse, PageError> {
-    let staff = staff_or_redirect!(state, req, &[Role::Registrar]);
     let id = staff.citizen().id;
     let verifications = state.store.verification_queue(id, 100).await?;
     let duplicates = state.store.duplicate_queue(id, 100).await?;

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use super::Provider;
 use super::signing::{Alg, half_hash};
-use crate::startup::AppState;
 
 /// Access tokens and ID tokens live ten minutes.
 pub const ACCESS_TOKEN_TTL: i64 = 600;
@@ -57,14 +56,13 @@ impl Provider {
     /// active once for both.
     pub async fn sign_tokens(
         &self,
-        state: &AppState,
         access: &AccessClaims,
         id_alg: Alg,
         mut id: IdClaims,
     ) -> anyhow::Result<(String, String)> {
         let [access_key, id_key] = self
             .keys
-            .signers(&state.store, &self.master, [ACCESS_TOKEN_ALG, id_alg])
+            .signers(&self.store, &self.master, [ACCESS_TOKEN_ALG, id_alg])
             .await?;
         let access_token = access_key.sign("at+jwt", access)?;
         id.at_hash = Some(half_hash(id_alg, &access_token));
@@ -76,34 +74,26 @@ impl Provider {
     /// `check_exp` is false for `id_token_hint`, which may have expired.
     async fn verify<T: for<'de> Deserialize<'de>>(
         &self,
-        state: &AppState,
         token: &str,
         typ: Option<&str>,
         check_exp: bool,
     ) -> Option<T> {
         let header = decode_header(token).ok()?;
-        let now = state.clock.unix();
+        let now = self.clock.unix();
         let kid = header.kid.as_deref()?;
-        let key = self.keys.verifier(&state.store, kid, now).await.ok()??;
+        let key = self.keys.verifier(&self.store, kid, now).await.ok()??;
         let expiry = check_exp.then_some(now);
-        check(
-            &key,
-            &header,
-            token,
-            state.settings.issuer.as_str(),
-            typ,
-            expiry,
-        )
+        check(&key, &header, token, self.issuer.as_str(), typ, expiry)
     }
 
     /// A valid, unexpired access token's claims.
-    pub async fn verify_access(&self, state: &AppState, token: &str) -> Option<AccessClaims> {
-        self.verify(state, token, Some("at+jwt"), true).await
+    pub async fn verify_access(&self, token: &str) -> Option<AccessClaims> {
+        self.verify(token, Some("at+jwt"), true).await
     }
 
     /// An ID token we issued (expired or not), for `id_token_hint`.
-    pub async fn verify_id_hint(&self, state: &AppState, token: &str) -> Option<IdClaims> {
-        self.verify(state, token, Some("jwt"), false).await
+    pub async fn verify_id_hint(&self, token: &str) -> Option<IdClaims> {
+        self.verify(token, Some("jwt"), false).await
     }
 }
 

@@ -5,9 +5,9 @@ use serde_json::Value;
 use time::Duration;
 use uuid::Uuid;
 
+use super::Passkeys;
 use crate::error::AppError;
 use crate::secrets::{hash_secret, new_secret};
-use crate::startup::AppState;
 use crate::store::{CeremonyRow, Taken};
 
 /// How long a ceremony may take.
@@ -39,62 +39,64 @@ impl Kind {
     }
 }
 
-/// Stores ceremony state and returns its id with the browser options.
-pub(super) async fn begin(
-    state: &AppState,
-    kind: Kind,
-    options: Value,
-    ceremony_state: String,
-    payload: String,
-    citizen_id: Option<Uuid>,
-) -> Result<Started, AppError> {
-    let (ceremony_id, id_hash) = new_secret();
-    let now = state.clock.unix();
-    let row = CeremonyRow {
-        kind: kind.as_str().to_string(),
-        state: ceremony_state,
-        payload,
-        citizen_id,
-        expires_at: now + CEREMONY_TTL.whole_seconds(),
-    };
-    state.store.insert_ceremony(&id_hash, &row).await?;
-    Ok(Started {
-        ceremony_id,
-        public_key: options,
-    })
-}
-
-/// Takes the ceremony out of the store: unknown, other-flow and expired
-/// ceremonies are refused.
-pub(super) async fn take(
-    state: &AppState,
-    ceremony_id: &str,
-    kind: Kind,
-) -> Result<CeremonyRow, AppError> {
-    let row = match state
-        .store
-        .take_ceremony(&hash_secret(ceremony_id), kind.as_str())
-        .await?
-    {
-        Taken::Found(row) => row,
-        Taken::OtherKind => {
-            return Err(AppError::bad_request(
-                "wrong_ceremony",
-                "This ceremony belongs to another step. Start again from the beginning.",
-            ));
-        }
-        Taken::Missing => {
-            return Err(AppError::bad_request(
-                "unknown_ceremony",
-                "This request is unknown or was already used. Start again from the beginning.",
-            ));
-        }
-    };
-    if state.clock.unix() >= row.expires_at {
-        return Err(AppError::bad_request(
-            "ceremony_expired",
-            "This took longer than five minutes. Start again from the beginning.",
-        ));
+impl Passkeys {
+    /// Stores ceremony state and returns its id with the browser options.
+    pub(super) async fn begin(
+        &self,
+        kind: Kind,
+        options: Value,
+        ceremony_state: String,
+        payload: String,
+        citizen_id: Option<Uuid>,
+    ) -> Result<Started, AppError> {
+        let (ceremony_id, id_hash) = new_secret();
+        let now = self.clock.unix();
+        let row = CeremonyRow {
+            kind: kind.as_str().to_string(),
+            state: ceremony_state,
+            payload,
+            citizen_id,
+            expires_at: now + CEREMONY_TTL.whole_seconds(),
+        };
+        self.store.insert_ceremony(&id_hash, &row).await?;
+        Ok(Started {
+            ceremony_id,
+            public_key: options,
+        })
     }
-    Ok(row)
+
+    /// Takes the ceremony out of the store: unknown, other-flow and expired
+    /// ceremonies are refused.
+    pub(super) async fn take(
+        &self,
+        ceremony_id: &str,
+        kind: Kind,
+    ) -> Result<CeremonyRow, AppError> {
+        let row = match self
+            .store
+            .take_ceremony(&hash_secret(ceremony_id), kind.as_str())
+            .await?
+        {
+            Taken::Found(row) => row,
+            Taken::OtherKind => {
+                return Err(AppError::bad_request(
+                    "wrong_ceremony",
+                    "This ceremony belongs to another step. Start again from the beginning.",
+                ));
+            }
+            Taken::Missing => {
+                return Err(AppError::bad_request(
+                    "unknown_ceremony",
+                    "This request is unknown or was already used. Start again from the beginning.",
+                ));
+            }
+        };
+        if self.clock.unix() >= row.expires_at {
+            return Err(AppError::bad_request(
+                "ceremony_expired",
+                "This took longer than five minutes. Start again from the beginning.",
+            ));
+        }
+        Ok(row)
+    }
 }

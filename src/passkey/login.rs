@@ -5,30 +5,10 @@ use webauthn_rs::prelude::{
     DiscoverableAuthentication, DiscoverableKey, Passkey, PublicKeyCredential,
 };
 
-use super::ceremony::{Kind, Started, begin, take};
+use super::ceremony::{Kind, Started};
 use super::*;
 use crate::domain::{Citizen, CitizenId};
 use crate::error::AppError;
-use crate::session;
-use crate::startup::AppState;
-
-/// Starts a usernameless sign-in (empty allowCredentials).
-pub async fn start_login(state: &AppState) -> Result<Started, AppError> {
-    let (rcr, authentication) = state
-        .webauthn
-        .start_discoverable_authentication()
-        .map_err(AppError::internal)?;
-    let options = serde_json::to_value(rcr.public_key).map_err(AppError::internal)?;
-    begin(
-        state,
-        Kind::Login,
-        options,
-        json(&authentication)?,
-        String::new(),
-        None,
-    )
-    .await
-}
 
 /// The signature counter inside an assertion's authenticator data.
 fn presented_counter(credential: &PublicKeyCredential) -> i64 {
@@ -39,79 +19,101 @@ fn presented_counter(credential: &PublicKeyCredential) -> i64 {
         .unwrap_or(-1)
 }
 
-/// Finishes sign-in: identifies the passkey, checks the citizen may sign
-/// in, verifies the assertion, and opens a session.
-pub async fn finish_login(
-    state: &AppState,
-    ceremony_id: &str,
-    credential: Value,
-) -> Result<(Citizen, String), AppError> {
-    let credential = parse_assertion(credential)?;
-    let row = take(state, ceremony_id, Kind::Login).await?;
-    let authentication: DiscoverableAuthentication = parse_json(&row.state)?;
-    let (user_handle, credential_id) = state
-        .webauthn
-        .identify_discoverable_authentication(&credential)
-        .map_err(webauthn_error)?;
-    let unknown = || {
-        AppError::bad_request(
-            "unknown_credential",
-            "This passkey is not registered with Civitas. Enroll first, or use another passkey.",
+impl Passkeys {
+    /// Starts a usernameless sign-in (empty allowCredentials).
+    pub async fn start_login(&self) -> Result<Started, AppError> {
+        let (rcr, authentication) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(AppError::internal)?;
+        let options = serde_json::to_value(rcr.public_key).map_err(AppError::internal)?;
+        self.begin(
+            Kind::Login,
+            options,
+            json(&authentication)?,
+            String::new(),
+            None,
         )
-    };
-    let mut stored = state
-        .store
-        .find_passkey_by_credential(credential_id)
-        .await?
-        .ok_or_else(unknown)?;
-    // A passkey keeps the user handle of the citizen it was made for; after
-    // a merge it belongs to the surviving citizen.
-    if stored.citizen_id != user_handle
-        && state.store.merged_into(CitizenId(user_handle)).await? != Some(stored.citizen_id)
-    {
-        return Err(unknown());
+        .await
     }
-    let mut passkey: Passkey = parse_json(&stored.passkey)?;
-    let result = match state.webauthn.finish_discoverable_authentication(
-        &credential,
-        authentication,
-        &[DiscoverableKey::from(&passkey)],
-    ) {
-        Ok(result) => result,
-        Err(webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise) => {
-            state
-                .store
-                .insert_credential_incident(
-                    &stored,
-                    presented_counter(&credential),
-                    state.clock.unix(),
-                )
-                .await?;
-            return Err(AppError::forbidden(
-                "possible_cloned_authenticator",
-                "This passkey reported an unexpected signature counter, which can mean it was \
+
+    /// Finishes sign-in: identifies the passkey, checks the citizen may sign
+    /// in, verifies the assertion, and opens a session.
+    pub async fn finish_login(
+        &self,
+        ceremony_id: &str,
+        credential: Value,
+    ) -> Result<(Citizen, String), AppError> {
+        let credential = parse_assertion(credential)?;
+        let row = self.take(ceremony_id, Kind::Login).await?;
+        let authentication: DiscoverableAuthentication = parse_json(&row.state)?;
+        let (user_handle, credential_id) = self
+            .webauthn
+            .identify_discoverable_authentication(&credential)
+            .map_err(webauthn_error)?;
+        let unknown = || {
+            AppError::bad_request(
+                "unknown_credential",
+                "This passkey is not registered with Civitas. Enroll first, or use another passkey.",
+            )
+        };
+        let mut stored = self
+            .store
+            .find_passkey_by_credential(credential_id)
+            .await?
+            .ok_or_else(unknown)?;
+        // A passkey keeps the user handle of the citizen it was made for; after
+        // a merge it belongs to the surviving citizen.
+        if stored.citizen_id != user_handle
+            && self.store.merged_into(CitizenId(user_handle)).await? != Some(stored.citizen_id)
+        {
+            return Err(unknown());
+        }
+        let mut passkey: Passkey = parse_json(&stored.passkey)?;
+        let result = match self.webauthn.finish_discoverable_authentication(
+            &credential,
+            authentication,
+            &[DiscoverableKey::from(&passkey)],
+        ) {
+            Ok(result) => result,
+            Err(webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise) => {
+                self.store
+                    .insert_credential_incident(
+                        &stored,
+                        presented_counter(&credential),
+                        self.clock.unix(),
+                    )
+                    .await?;
+                return Err(AppError::forbidden(
+                    "possible_cloned_authenticator",
+                    "This passkey reported an unexpected signature counter, which can mean it was \
                  copied. It has been flagged for review; sign in with another passkey or visit \
                  a registrar office.",
-            ));
-        }
-        Err(e) => return Err(webauthn_error(e)),
-    };
-    let citizen = state
-        .store
-        .find_citizen(CitizenId(stored.citizen_id))
-        .await?
-        .ok_or_else(unknown)?;
-    refuse_inactive(&citizen)?;
-    passkey.update_credential(&result);
-    stored.passkey = json(&passkey)?;
-    stored.sign_count = i64::from(result.counter());
-    stored.backup_state = result.backup_state();
-    stored.last_used_at = Some(state.clock.unix());
-    let (session_row, token) =
-        session::new_session(state, stored.citizen_id, stored.id, result.user_verified());
-    let mut tx = state.store.begin().await?;
-    tx.record_passkey_use(&stored).await?;
-    tx.insert_session(&session_row).await?;
-    tx.commit().await?;
-    Ok((citizen, token))
+                ));
+            }
+            Err(e) => return Err(webauthn_error(e)),
+        };
+        let citizen = self
+            .store
+            .find_citizen(CitizenId(stored.citizen_id))
+            .await?
+            .ok_or_else(unknown)?;
+        refuse_inactive(&citizen)?;
+        passkey.update_credential(&result);
+        stored.passkey = json(&passkey)?;
+        stored.sign_count = i64::from(result.counter());
+        stored.backup_state = result.backup_state();
+        stored.last_used_at = Some(self.clock.unix());
+        let (session_row, token) = self.sessions.new_session(
+            self.clock.unix(),
+            stored.citizen_id,
+            stored.id,
+            result.user_verified(),
+        );
+        let mut tx = self.store.begin().await?;
+        tx.record_passkey_use(&stored).await?;
+        tx.insert_session(&session_row).await?;
+        tx.commit().await?;
+        Ok((citizen, token))
+    }
 }

@@ -18,23 +18,87 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::{ResidentKeyRequirement, UserVerificationPolicy};
 
+use crate::clock::Clock;
 use crate::config::Issuer;
 use crate::domain::{Citizen, CitizenStatus};
 use crate::error::AppError;
-use crate::startup::AppState;
-use crate::store::PasskeyRow;
+use crate::session::SessionPolicy;
+use crate::store::{PasskeyRow, Store};
 
 pub use ceremony::{CEREMONY_TTL, Started};
-pub use enrollment::{finish_enrollment, start_enrollment, start_register_enrollment};
 pub use errors::webauthn_error;
-pub use login::{finish_login, start_login};
-pub use manage::{finish_add_passkey, start_add_passkey};
 
-/// The relying party: id = the issuer's host, origin = the issuer's origin.
-pub fn relying_party(issuer: &Issuer) -> anyhow::Result<Webauthn> {
-    Ok(WebauthnBuilder::new(issuer.host(), issuer.url())?
-        .rp_name("Civitas")
-        .build()?)
+/// The passkey service: ceremonies with webauthn-rs, and the sessions
+/// they open.
+pub struct Passkeys {
+    store: Store,
+    clock: Clock,
+    /// The WebAuthn relying party (configuration only; ceremonies are stored).
+    webauthn: Webauthn,
+    sessions: SessionPolicy,
+}
+
+impl Passkeys {
+    /// The service for `issuer`: relying-party id = its host, origin = its
+    /// origin.
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        issuer: &Issuer,
+        sessions: SessionPolicy,
+    ) -> anyhow::Result<Self> {
+        let webauthn = WebauthnBuilder::new(issuer.host(), issuer.url())?
+            .rp_name("Civitas")
+            .build()?;
+        Ok(Self {
+            store,
+            clock,
+            webauthn,
+            sessions,
+        })
+    }
+
+    /// A stored passkey row for a verified new credential.
+    fn passkey_row(
+        &self,
+        citizen_id: Uuid,
+        passkey: &Passkey,
+        name: &str,
+    ) -> Result<PasskeyRow, AppError> {
+        let credential = Credential::from(passkey.clone());
+        Ok(PasskeyRow {
+            id: Uuid::new_v4(),
+            citizen_id,
+            credential_id: passkey.cred_id().as_ref().to_vec(),
+            passkey: json(passkey)?,
+            name: name.to_string(),
+            backup_eligible: credential.backup_eligible,
+            backup_state: credential.backup_state,
+            sign_count: i64::from(credential.counter),
+            created_at: self.clock.unix(),
+            last_used_at: None,
+        })
+    }
+
+    /// 409 when the response's credential id is registered already (checked
+    /// before verification, since webauthn-rs reports an excluded credential
+    /// as an algorithm change).
+    async fn refuse_known_credential(
+        &self,
+        credential: &RegisterPublicKeyCredential,
+    ) -> Result<(), AppError> {
+        if self
+            .store
+            .passkey_exists(credential.raw_id.as_ref())
+            .await?
+        {
+            return Err(AppError::conflict(
+                "credential_already_registered",
+                "This passkey is already registered. Sign in with it instead.",
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
@@ -82,48 +146,6 @@ fn parse_assertion(credential: Value) -> Result<PublicKeyCredential, AppError> {
             format!("The passkey response is not a WebAuthn assertion: {e}."),
         )
     })
-}
-
-/// A stored passkey row for a verified new credential.
-fn passkey_row(
-    state: &AppState,
-    citizen_id: Uuid,
-    passkey: &Passkey,
-    name: &str,
-) -> Result<PasskeyRow, AppError> {
-    let credential = Credential::from(passkey.clone());
-    Ok(PasskeyRow {
-        id: Uuid::new_v4(),
-        citizen_id,
-        credential_id: passkey.cred_id().as_ref().to_vec(),
-        passkey: json(passkey)?,
-        name: name.to_string(),
-        backup_eligible: credential.backup_eligible,
-        backup_state: credential.backup_state,
-        sign_count: i64::from(credential.counter),
-        created_at: state.clock.unix(),
-        last_used_at: None,
-    })
-}
-
-/// 409 when the response's credential id is registered already (checked
-/// before verification, since webauthn-rs reports an excluded credential as
-/// an algorithm change).
-async fn refuse_known_credential(
-    state: &AppState,
-    credential: &RegisterPublicKeyCredential,
-) -> Result<(), AppError> {
-    if state
-        .store
-        .passkey_exists(credential.raw_id.as_ref())
-        .await?
-    {
-        return Err(AppError::conflict(
-            "credential_already_registered",
-            "This passkey is already registered. Sign in with it instead.",
-        ));
-    }
-    Ok(())
 }
 
 /// 403 for citizens who may not sign in.

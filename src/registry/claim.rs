@@ -2,11 +2,13 @@
 //! letter and their date of birth. Guessing is throttled: 5 wrong dates of
 //! birth per code and 20 failed attempts per client address per hour.
 
+use time::OffsetDateTime;
+
+use super::RegistryKeys;
 use super::activation::ActivationCode;
 use crate::domain::parse_birth_date;
 use crate::error::AppError;
-use crate::startup::AppState;
-use crate::store::RegisterEntry;
+use crate::store::{RegisterEntry, Store};
 use crate::throttle::Throttle;
 
 const HOUR: i64 = crate::throttle::LONGEST_WINDOW;
@@ -42,7 +44,9 @@ fn no_match() -> AppError {
 
 /// The unclaimed register row `code` and `birth_date` name.
 pub async fn find(
-    state: &AppState,
+    store: &Store,
+    keys: &RegistryKeys,
+    now: OffsetDateTime,
     address: &str,
     code: &str,
     birth_date: &str,
@@ -51,16 +55,16 @@ pub async fn find(
     let code = ActivationCode::parse(code).map_err(|e| {
         AppError::bad_request("invalid_activation_code", format!("Activation code: {e}."))
     })?;
-    let birth_date = parse_birth_date(birth_date, state.clock.now().date())
+    let birth_date = parse_birth_date(birth_date, now.date())
         .map_err(|e| AppError::bad_request("invalid_birth_date", format!("Birth date {e}.")))?;
     let by_address = address_throttle(address);
-    by_address.check(state).await?;
-    let code_hash = state.registry_keys.activation_hash(&code);
+    by_address.check(store, now.unix_timestamp()).await?;
+    let code_hash = keys.activation_hash(&code);
     let by_code = code_throttle(&code_hash);
-    let entries = state.store.register_entries_by_code(&code_hash).await?;
+    let entries = store.register_entries_by_code(&code_hash).await?;
     let known_code = !entries.is_empty();
     if known_code {
-        by_code.check(state).await?;
+        by_code.check(store, now.unix_timestamp()).await?;
     }
     match entries.into_iter().find(|e| e.birth_date == birth_date) {
         Some(entry) if entry.citizen_id.is_some() => Err(AppError::conflict(
@@ -70,9 +74,9 @@ pub async fn find(
         )),
         Some(entry) => Ok(entry),
         None => {
-            by_address.fail(state).await?;
+            by_address.fail(store, now.unix_timestamp()).await?;
             if known_code {
-                by_code.fail(state).await?;
+                by_code.fail(store, now.unix_timestamp()).await?;
             }
             Err(no_match())
         }

@@ -4,13 +4,9 @@
 
 pub mod invitations;
 
-use actix_web::HttpRequest;
-
 use crate::domain::Citizen;
 use crate::error::AppError;
-use crate::session;
-use crate::startup::AppState;
-use crate::store::{RoleRow, SignedIn};
+use crate::store::{RoleRow, SignedIn, Store};
 
 /// How recent a passkey sign-in must be for a sensitive action (seconds).
 pub const RECENT_SIGN_IN: i64 = 15 * 60;
@@ -74,8 +70,8 @@ impl Staff {
 
     /// Refuses (403) unless the passkey sign-in behind this session is
     /// recent enough for a sensitive action.
-    pub fn require_recent_sign_in(&self, state: &AppState) -> Result<(), AppError> {
-        let age = state.clock.unix() - self.signed_in.session.auth_time;
+    pub fn require_recent_sign_in(&self, now: i64) -> Result<(), AppError> {
+        let age = now - self.signed_in.session.auth_time;
         if age > RECENT_SIGN_IN {
             return Err(AppError::forbidden(
                 "reauthentication_required",
@@ -92,27 +88,10 @@ pub fn audit_name(citizen: &Citizen) -> String {
     format!("citizen:{}", citizen.national_id.as_digits())
 }
 
-/// Loads the roles of whoever is signed in; `None` without a session.
-pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Staff>, AppError> {
-    let Some(signed_in) = session::current(state, req).await? else {
-        return Ok(None);
-    };
-    let roles = state.store.roles_of(signed_in.citizen.id).await?;
-    Ok(Some(Staff { signed_in, roles }))
-}
-
-/// The signed-in member of staff if they hold one of `roles`: 401 without a
-/// session, 403 without the role.
-pub async fn require(
-    state: &AppState,
-    req: &HttpRequest,
-    roles: &[Role],
-) -> Result<Staff, AppError> {
-    let staff = current(state, req)
-        .await?
-        .ok_or_else(session::not_signed_in)?;
-    check_role(&staff, roles)?;
-    Ok(staff)
+/// The roles of a signed-in citizen.
+pub async fn load(store: &Store, signed_in: SignedIn) -> Result<Staff, AppError> {
+    let roles = store.roles_of(signed_in.citizen.id).await?;
+    Ok(Staff { signed_in, roles })
 }
 
 /// 403 unless `staff` holds one of `roles`.
@@ -133,12 +112,11 @@ pub fn check_role(staff: &Staff, roles: &[Role]) -> Result<(), AppError> {
 
 /// 403 unless `staff` is a registrar whose regions include `region`.
 pub async fn check_region(
-    state: &AppState,
+    store: &Store,
     staff: &Staff,
     region: &crate::domain::RegionCode,
 ) -> Result<(), AppError> {
-    if state
-        .store
+    if store
         .registrar_covers(staff.citizen().id, region.as_str())
         .await?
     {
