@@ -1,5 +1,9 @@
 //! Civitas: a sovereign digital identity registry and OpenID Provider.
 
+// A panic in a request or a background task is a bug: fallible steps return
+// errors (tests may unwrap, see clippy.toml).
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod audit;
 pub mod campaign;
 pub mod cli;

@@ -90,7 +90,8 @@ impl Application {
         let discovery = web::Bytes::from(serde_json::to_vec(&crate::oidc::discovery::document(
             settings.issuer.as_str(),
         ))?);
-        let sweeps = matches!(clock, Clock::System);
+        // The expired-row sweep runs on the system clock only.
+        let sweep_clock = matches!(clock, Clock::System).then(|| clock.clone());
         let state = web::Data::new(AppState {
             store: store.clone(),
             clock,
@@ -114,7 +115,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
-        let sweeper = sweeps.then(|| crate::sweeper::spawn(store.clone()));
+        let sweeper = sweep_clock.map(|clock| crate::sweeper::spawn(store.clone(), clock));
         Ok(Self {
             port,
             server: server.run(),

@@ -166,7 +166,7 @@ async fn key_rotation_keeps_old_keys_published(app: TestApp) {
 
     // A day after the rotation (which the CLI dated by the system clock)
     // the retired keys leave JWKS.
-    let since_rotation = time::OffsetDateTime::now_utc() - app.clock.now();
+    let since_rotation = civitas::clock::Clock::System.now() - app.clock.now();
     app.clock
         .advance(since_rotation + time::Duration::hours(25));
     let jwks: Value = app.get("/jwks.json").await.json().await.unwrap();

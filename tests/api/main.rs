@@ -26,4 +26,5 @@ mod registry_import;
 mod registry_lifecycle;
 mod registry_staff;
 mod registry_support;
+mod schema_parity;
 mod sweep;

@@ -357,7 +357,7 @@ pub async fn all_audit_entries(app: &TestApp) -> Vec<AuditEntry> {
 /// Moves the test clock up to the system clock, which the `civitas` binary
 /// uses, so that what the binary dates is not in the server's future.
 pub fn catch_up_with_system_clock(app: &TestApp) {
-    let behind = time::OffsetDateTime::now_utc() - app.clock.now();
+    let behind = civitas::clock::Clock::System.now() - app.clock.now();
     if behind.is_positive() {
         app.clock.advance(behind);
     }
