@@ -2,7 +2,8 @@
 
 use std::process::Command;
 
-use crate::helpers::{Backend, ServerProcess, TestDb};
+use crate::support::cli::ServerProcess;
+use crate::support::db::{Backend, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_civitas");
 

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::json;
 use time::macros::date;
 
-use crate::helpers::{TestApp, assert_error};
+use crate::support::app::{TestApp, assert_error};
 
 const VALIDATE: &str = "/api/v1/national-ids/validate";
 
