@@ -1,5 +1,7 @@
-//! What a test runs against: a server on its own database ([`TestApp`]);
-//! [`on_both_backends!`] runs each test on SQLite and on PostgreSQL.
+//! What a test runs against: a server on its own database ([`TestApp`]) or,
+//! for tests of the store and the library alone, just the database
+//! ([`TestStore`], no server booted). [`on_both_backends!`] runs each on
+//! SQLite and on PostgreSQL.
 
 use std::future::Future;
 
@@ -8,7 +10,7 @@ use civitas::config::Settings;
 use civitas::startup::Application;
 use civitas::store::Store;
 
-use super::db::{Backend, START, TestDb};
+use super::db::{Backend, START, TestDb, skipped};
 
 /// A running server on a fresh database.
 pub struct TestApp {
@@ -80,6 +82,18 @@ impl TestApp {
     }
 }
 
+/// The database of a server that was never started, with the test clock.
+pub struct TestStore {
+    pub store: Store,
+    pub clock: Clock,
+}
+
+impl TestStore {
+    pub async fn citizen_count(&self) -> i64 {
+        self.store.count_citizens().await.unwrap()
+    }
+}
+
 /// Reads a JSON error body and checks its code.
 pub async fn assert_error(response: reqwest::Response, status: u16, code: &str, case: &str) {
     let got = response.status().as_u16();
@@ -109,44 +123,98 @@ pub fn browser_client(origin: &str) -> reqwest::Client {
         .unwrap()
 }
 
-/// Spawns a server on a fresh database, runs the test, stops the server and
-/// drops the database, even when the test fails.
-pub async fn run<F, Fut>(backend: Backend, test: F)
+/// What a test gets to run against, set up on its own database.
+pub trait Fixture: Sized + Send + 'static {
+    /// Sets up on `db`; the second value stops what was started.
+    fn start(db: &TestDb) -> impl Future<Output = (Self, Teardown)>;
+}
+
+/// Stops a fixture after its test: the server, if any, then the pool.
+pub struct Teardown {
+    server: Option<actix_web::dev::ServerHandle>,
+    store: Store,
+}
+
+impl Teardown {
+    async fn stop(self) {
+        if let Some(server) = self.server {
+            server.stop(false).await;
+        }
+        self.store.close().await;
+    }
+}
+
+impl Fixture for TestApp {
+    async fn start(db: &TestDb) -> (Self, Teardown) {
+        let clock = Clock::fixed(START);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let settings = Settings::for_tests(&db.url, port).unwrap();
+        let app = Application::build_on(listener, settings, clock.clone(), Some(2))
+            .await
+            .expect("cannot build the application");
+        let store = app.store();
+        let server = app.handle();
+        let address = format!("http://localhost:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let client = browser_client(&address);
+        let test_app = TestApp {
+            address,
+            store: store.clone(),
+            clock,
+            client,
+            db_url: db.url.clone(),
+        };
+        let teardown = Teardown {
+            server: Some(server),
+            store,
+        };
+        (test_app, teardown)
+    }
+}
+
+impl Fixture for TestStore {
+    async fn start(db: &TestDb) -> (Self, Teardown) {
+        let settings = Settings::for_tests(&db.url, 0).unwrap();
+        let store = Store::connect(&settings.database.url, settings.database.max_connections)
+            .await
+            .expect("cannot open the test database");
+        let fixture = TestStore {
+            store: store.clone(),
+            clock: Clock::fixed(START),
+        };
+        let teardown = Teardown {
+            server: None,
+            store,
+        };
+        (fixture, teardown)
+    }
+}
+
+/// Sets up a fixture (a server, or only the store: the test's argument says
+/// which) on a copy of the template database, runs the test, stops what was
+/// started and drops the database, even when the test fails.
+pub async fn run<T, F, Fut>(backend: Backend, test: F)
 where
-    F: FnOnce(TestApp) -> Fut + Send + 'static,
+    T: Fixture,
+    F: FnOnce(T) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    if skipped(backend) {
+        return;
+    }
     let db = TestDb::create(backend).await;
-    let clock = Clock::fixed(START);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let settings = Settings::for_tests(&db.url, port).unwrap();
-    let app = Application::build_on(listener, settings, clock.clone(), Some(2))
-        .await
-        .expect("cannot build the application");
-    let store = app.store();
-    let handle = app.handle();
-    let address = format!("http://localhost:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let client = browser_client(&address);
-    let test_app = TestApp {
-        address,
-        store: store.clone(),
-        clock,
-        client,
-        db_url: db.url.clone(),
-    };
-    let outcome = tokio::spawn(test(test_app)).await;
-    handle.stop(false).await;
-    store.close().await;
+    let (fixture, teardown) = T::start(&db).await;
+    let outcome = tokio::spawn(test(fixture)).await;
+    teardown.stop().await;
     db.drop_db().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
 }
 
-/// Declares each listed `async fn(TestApp)` as two tests: `sqlite::NAME`
-/// and `postgres::NAME`.
+/// Declares each listed `async fn(TestApp)` or `async fn(TestStore)` as two
+/// tests: `sqlite::NAME` and `postgres::NAME`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
