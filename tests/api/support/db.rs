@@ -99,14 +99,7 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let template = postgres_template().await;
-                let mut conn = connect_pg(&admin_url()).await;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "CREATE DATABASE {} TEMPLATE {template}",
-                    db.name
-                )))
-                .execute(&mut conn)
-                .await
-                .expect("cannot create the test database from the template");
+                on_admin(format!("CREATE DATABASE {} TEMPLATE {template}", db.name)).await;
             }
         }
         db
@@ -116,7 +109,7 @@ impl TestDb {
     pub async fn empty(backend: Backend) -> Self {
         let db = Self::named(backend);
         if backend == Backend::Postgres {
-            create_pg_database(&db.name).await;
+            on_admin(format!("CREATE DATABASE {}", db.name)).await;
         }
         db
     }
@@ -160,25 +153,29 @@ impl TestDb {
                 }
             }
             Backend::Postgres => {
-                let mut conn = connect_pg(&admin_url()).await;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                on_admin(format!(
                     "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                     self.name
-                )))
-                .execute(&mut conn)
-                .await
-                .expect("cannot drop the test database");
+                ))
+                .await;
             }
         }
     }
 }
 
-async fn create_pg_database(name: &str) {
-    let mut conn = connect_pg(&admin_url()).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
+/// Runs one statement on a new connection to `TEST_DATABASE_URL`.
+async fn on_admin(sql: String) {
+    execute(&mut connect_pg(&admin_url()).await, sql).await;
+}
+
+/// Runs one statement, failing the test with it if it fails.
+async fn execute(conn: &mut sqlx::PgConnection, sql: String) {
+    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .execute(conn)
         .await
-        .expect("cannot create the test database");
+    {
+        panic!("{sql}: {e}");
+    }
 }
 
 async fn connect_pg(url: &str) -> sqlx::PgConnection {
@@ -289,11 +286,7 @@ async fn postgres_template() -> &'static str {
             const BUILDING: i64 = 0x0063_6976_6974_6173; // "civitas"
             let name = template_name(Backend::Postgres);
             let mut conn = connect_pg(&admin_url()).await;
-            sqlx::query("SELECT pg_advisory_lock($1)")
-                .bind(BUILDING)
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            execute(&mut conn, format!("SELECT pg_advisory_lock({BUILDING})")).await;
             let exists: bool =
                 sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
                     .bind(&name)
@@ -303,31 +296,25 @@ async fn postgres_template() -> &'static str {
             if !exists {
                 // Under the lock, so a leftover is from a build that died.
                 let building = format!("{name}_building");
-                for sql in [
+                execute(
+                    &mut conn,
                     format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
-                    format!("CREATE DATABASE {building}"),
-                ] {
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap();
-                }
+                )
+                .await;
+                execute(&mut conn, format!("CREATE DATABASE {building}")).await;
                 fill_template(&replace_db_name(&admin_url(), &building)).await;
-                for sql in [
+                execute(
+                    &mut conn,
                     format!("ALTER DATABASE {building} RENAME TO {name}"),
+                )
+                .await;
+                execute(
+                    &mut conn,
                     format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true"),
-                ] {
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap();
-                }
+                )
+                .await;
             }
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(BUILDING)
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            execute(&mut conn, format!("SELECT pg_advisory_unlock({BUILDING})")).await;
             name
         })
         .await
