@@ -8,4 +8,5 @@ pub mod journey;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod steps;
 pub mod target;

@@ -18,9 +18,7 @@ use url::Url;
 
 use crate::authenticator::{Authenticator, Passkey};
 use crate::failure::{Context, Failure};
-
-/// The session cookie the login and enrollment endpoints set.
-const SESSION_COOKIE: &str = "civitas_session";
+use crate::steps::{self, SESSION_COOKIE};
 
 /// A confidential relying party registered with `civitas client create`.
 #[derive(Debug, Clone)]
@@ -155,15 +153,15 @@ impl Target {
     pub async fn enroll(&self) -> Result<(Passkey, String), Failure> {
         let form = self.person();
         let (started, _) = self
-            .post_json("/api/v1/enrollment/start", &form, StatusCode::OK)
+            .post_json(steps::ENROLLMENT_START, &form, StatusCode::OK)
             .await?;
         let (credential, passkey) = self
             .authenticator
             .create(&started["publicKey"])
             .kind("authenticator refused to create")?;
-        let body = json!({"ceremony_id": started["ceremony_id"], "credential": credential});
+        let body = steps::ceremony_answer(&started, credential);
         let (enrolled, cookie) = self
-            .post_json("/api/v1/enrollment/finish", &body, StatusCode::CREATED)
+            .post_json(steps::ENROLLMENT_FINISH, &body, StatusCode::CREATED)
             .await?;
         enrolled["national_id"]
             .as_str()
@@ -197,15 +195,15 @@ impl Target {
     /// Usernameless passkey sign-in; returns the session cookie.
     pub async fn sign_in(&self, passkey: &mut Passkey) -> Result<String, Failure> {
         let (started, _) = self
-            .post_json("/api/v1/login/start", &json!({}), StatusCode::OK)
+            .post_json(steps::LOGIN_START, &json!({}), StatusCode::OK)
             .await?;
         let credential = self
             .authenticator
             .get(passkey, &started["publicKey"])
             .kind("authenticator refused to sign")?;
-        let body = json!({"ceremony_id": started["ceremony_id"], "credential": credential});
+        let body = steps::ceremony_answer(&started, credential);
         let (_, cookie) = self
-            .post_json("/api/v1/login/finish", &body, StatusCode::OK)
+            .post_json(steps::LOGIN_FINISH, &body, StatusCode::OK)
             .await?;
         cookie.kind("no session cookie after sign-in")
     }
@@ -221,26 +219,20 @@ impl Target {
         consent: bool,
     ) -> Result<(String, String), Failure> {
         let app = self.app()?;
-        let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
-            &ring::digest::SHA256,
-            verifier.as_bytes(),
-        ));
+        let (verifier, challenge) = steps::pkce();
         let state = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
         let step = "GET /authorize";
         let response = self
             .http
             .get(self.url("/authorize")?)
-            .query(&[
-                ("client_id", app.client_id.as_str()),
-                ("redirect_uri", app.redirect_uri.as_str()),
-                ("response_type", "code"),
-                ("scope", scope),
-                ("state", state.as_str()),
-                ("nonce", nonce),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-            ])
+            .query(&steps::authorize_params(
+                &app.client_id,
+                &app.redirect_uri,
+                scope,
+                &state,
+                nonce,
+                &challenge,
+            ))
             .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
             .send()
             .await
@@ -257,19 +249,19 @@ impl Target {
 
     /// Answers the consent page "allow".
     async fn allow(&self, cookie: &str, page: &str) -> Result<Response, Failure> {
-        let marker = "name=\"request_id\" value=\"";
-        let start = page.find(marker).kind("no consent form")? + marker.len();
-        let end = page[start..].find('"').kind("no consent form")?;
-        let request_id = &page[start..start + end];
+        let request_id = steps::consent_request_id(page).kind("no consent form")?;
         let step = "POST /authorize/consent";
-        self.http
-            .post(self.url("/authorize/consent")?)
-            .header(ORIGIN, self.origin.clone())
-            .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
-            .form(&[("request_id", request_id), ("decision", "allow")])
-            .send()
-            .await
-            .map_err(|e| Failure::transport(step, &e))
+        steps::consent(
+            &self.http,
+            self.url("/authorize/consent")?,
+            request_id,
+            "allow",
+        )
+        .header(ORIGIN, self.origin.clone())
+        .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
+        .send()
+        .await
+        .map_err(|e| Failure::transport(step, &e))
     }
 
     /// The code in a redirect to the app.
@@ -313,14 +305,16 @@ impl Target {
     async fn token(&self, form: &[(&str, &str)]) -> Result<Tokens, Failure> {
         let app = self.app()?;
         let step = "POST /token";
-        let response = self
-            .http
-            .post(self.url("/token")?)
-            .basic_auth(&app.client_id, Some(&app.client_secret))
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(step, &e))?;
+        let response = steps::token(
+            &self.http,
+            self.url("/token")?,
+            &app.client_id,
+            Some(&app.client_secret),
+            form,
+        )
+        .send()
+        .await
+        .map_err(|e| Failure::transport(step, &e))?;
         let text = Self::expect(response, step, StatusCode::OK).await?;
         let body: Value = serde_json::from_str(&text).kind("bad json POST /token")?;
         let field = |name: &str| body[name].as_str().map(str::to_string);
@@ -334,22 +328,13 @@ impl Target {
     /// Exchanges a code (client_secret_basic, PKCE verifier).
     pub async fn exchange(&self, code: &str, verifier: &str) -> Result<Tokens, Failure> {
         let app = self.app()?;
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", app.redirect_uri.as_str()),
-            ("code_verifier", verifier),
-        ])
-        .await
+        self.token(&steps::code_grant(code, &app.redirect_uri, verifier))
+            .await
     }
 
     /// A refresh-token grant; the answer carries the rotated token.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, Failure> {
-        self.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ])
-        .await
+        self.token(&steps::refresh_grant(refresh_token)).await
     }
 
     /// Checks the ID token's signature against JWKS, and its issuer,
@@ -429,10 +414,7 @@ impl Target {
     /// `GET /userinfo`; returns its `sub`.
     pub async fn userinfo(&self, access_token: &str) -> Result<String, Failure> {
         let step = "GET /userinfo";
-        let response = self
-            .http
-            .get(self.url("/userinfo")?)
-            .bearer_auth(access_token)
+        let response = steps::userinfo(&self.http, self.url("/userinfo")?, access_token)
             .send()
             .await
             .map_err(|e| Failure::transport(step, &e))?;

@@ -3,17 +3,14 @@
 
 use serde_json::Value;
 
-use crate::helpers::{self, TestApp};
-use crate::oidc_flows::*;
+use crate::support::app::TestApp;
+use crate::support::cli;
+use crate::support::oidc::*;
 
 /// The binary on the test database: (success, stdout, stderr).
 fn civitas(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = helpers::civitas(app, args);
-    (
-        out.status.success(),
-        helpers::stdout(&out),
-        helpers::stderr(&out),
-    )
+    let out = cli::civitas(app, args);
+    (out.status.success(), cli::stdout(&out), cli::stderr(&out))
 }
 
 async fn clients_are_managed_from_the_command_line(app: TestApp) {

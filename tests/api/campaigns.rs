@@ -7,8 +7,8 @@ use civitas::store::{Store, Table};
 use serde_json::{Value, json};
 use time::Duration;
 
-use crate::helpers::TestApp;
-use crate::registry_support::*;
+use crate::support::app::TestApp;
+use crate::support::registry::*;
 
 const CAMPAIGNS: &str = "/api/v1/admin/campaigns";
 

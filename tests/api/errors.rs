@@ -1,6 +1,6 @@
 //! Bad requests get a 4xx with an error code, never a 5xx, and change nothing.
 
-use crate::helpers::{TestApp, assert_error};
+use crate::support::app::{TestApp, assert_error};
 
 const VALIDATE: &str = "/api/v1/national-ids/validate";
 

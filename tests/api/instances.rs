@@ -3,9 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::authenticator::SoftAuthenticator;
-use crate::helpers::{Backend, ServerProcess, TestDb, browser_client, free_port};
-use crate::passkey_flows::person;
+use civitas_load::steps;
+
+use crate::support::app::browser_client;
+use crate::support::cli::{ServerProcess, free_port};
+use crate::support::db::{Backend, TestDb, skipped};
+use crate::support::passkeys::{Device, SoftAuthenticator, person};
 
 async fn post(client: &reqwest::Client, url: String, body: &Value) -> (u16, Value) {
     let response = client.post(url).json(body).send().await.unwrap();
@@ -15,6 +18,9 @@ async fn post(client: &reqwest::Client, url: String, body: &Value) -> (u16, Valu
 
 #[tokio::test]
 async fn postgres_ceremonies_finish_on_another_instance() {
+    if skipped(Backend::Postgres) {
+        return;
+    }
     let db = TestDb::create(Backend::Postgres).await;
     let dir = std::env::temp_dir().join(format!("civitas-instances-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -38,7 +44,7 @@ async fn postgres_ceremonies_finish_on_another_instance() {
     .await;
     assert_eq!(status, 200);
     let credential = auth.create(&started["publicKey"]);
-    let body = json!({"ceremony_id": started["ceremony_id"], "credential": credential});
+    let body = steps::ceremony_answer(&started, credential);
     let (status, enrolled) = post(&client, at(&two, "/api/v1/enrollment/finish"), &body).await;
     assert_eq!(status, 201, "{enrolled}");
     // The same ceremony cannot be finished again on the first instance.
@@ -51,7 +57,7 @@ async fn postgres_ceremonies_finish_on_another_instance() {
     let (status, login) = post(&client, at(&two, "/api/v1/login/start"), &json!({})).await;
     assert_eq!(status, 200);
     let assertion = auth.get(&login["publicKey"]);
-    let body = json!({"ceremony_id": login["ceremony_id"], "credential": assertion});
+    let body = steps::ceremony_answer(&login, assertion);
     let (status, signed_in) = post(&client, at(&one, "/api/v1/login/finish"), &body).await;
     assert_eq!(status, 200, "{signed_in}");
     assert_eq!(signed_in["national_id"], enrolled["national_id"]);

@@ -1,10 +1,9 @@
 //! Integration tests: every test runs on SQLite and on PostgreSQL.
 
-mod authenticator;
-mod helpers;
-mod passkey_flows;
+mod support;
 
 mod admin_cli;
+mod authenticator;
 mod campaigns;
 mod cli;
 mod errors;
@@ -12,7 +11,6 @@ mod instances;
 mod national_ids;
 mod oidc;
 mod oidc_errors;
-mod oidc_flows;
 mod oidc_rp;
 mod openapi;
 mod ops;
@@ -25,6 +23,5 @@ mod registry_desk;
 mod registry_import;
 mod registry_lifecycle;
 mod registry_staff;
-mod registry_support;
 mod schema_parity;
 mod sweep;

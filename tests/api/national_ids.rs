@@ -8,7 +8,7 @@ use futures::StreamExt;
 use serde_json::json;
 use time::macros::date;
 
-use crate::helpers::{TestApp, assert_error};
+use crate::support::app::{TestApp, TestStore, assert_error};
 
 const VALIDATE: &str = "/api/v1/national-ids/validate";
 
@@ -61,12 +61,12 @@ fn new_citizen(i: usize) -> NewCitizen {
     }
 }
 
-async fn concurrent_issuance_gives_distinct_valid_numbers(app: TestApp) {
+async fn concurrent_issuance_gives_distinct_valid_numbers(db: TestStore) {
     const N: usize = 10_000;
     let results: Vec<_> = futures::stream::iter(0..N)
         .map(|i| {
-            let store = app.store.clone();
-            let clock = app.clock.clone();
+            let store = db.store.clone();
+            let clock = db.clock.clone();
             async move { issue_citizen(&store, &clock, new_citizen(i)).await }
         })
         .buffer_unordered(64)
@@ -86,23 +86,23 @@ async fn concurrent_issuance_gives_distinct_valid_numbers(app: TestApp) {
         );
     }
     assert_eq!(seen.len(), N);
-    assert_eq!(app.citizen_count().await, N as i64);
+    assert_eq!(db.citizen_count().await, N as i64);
 }
 
-async fn a_taken_number_is_refused_by_the_database(app: TestApp) {
-    let first = issue_citizen(&app.store, &app.clock, new_citizen(1))
+async fn a_taken_number_is_refused_by_the_database(db: TestStore) {
+    let first = issue_citizen(&db.store, &db.clock, new_citizen(1))
         .await
         .unwrap();
-    let mut second = issue_citizen(&app.store, &app.clock, new_citizen(2))
+    let mut second = issue_citizen(&db.store, &db.clock, new_citizen(2))
         .await
         .unwrap();
     // Reuse the first number under a new id: the insert reports the collision
     // (so the issuer draws again) instead of failing or overwriting.
     second.id = civitas::domain::CitizenId::new();
     second.national_id = first.national_id;
-    assert!(!app.store.insert_citizen(&second).await.unwrap());
-    assert_eq!(app.citizen_count().await, 2);
-    let stored = app
+    assert!(!db.store.insert_citizen(&second).await.unwrap());
+    assert_eq!(db.citizen_count().await, 2);
+    let stored = db
         .store
         .find_citizen_by_national_id(&first.national_id)
         .await

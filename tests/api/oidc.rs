@@ -5,10 +5,10 @@ use civitas::oidc::signing::Alg;
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use serde_json::{Value, json};
 
-use crate::authenticator::Tweaks;
-use crate::helpers::TestApp;
-use crate::oidc_flows::*;
-use crate::passkey_flows::login_with;
+use crate::support::app::TestApp;
+use crate::support::oidc::*;
+use crate::support::passkeys::Tweaks;
+use crate::support::passkeys::login_with;
 
 /// Verifies a JWT's signature against the JWKS and returns its claims.
 async fn verified(app: &TestApp, token: &str, alg: jsonwebtoken::Algorithm) -> Value {
@@ -274,8 +274,8 @@ async fn rp_initiated_logout(app: TestApp) {
     assert_eq!(app.get("/api/v1/me").await.status(), 401, "session ended");
 
     // After a new sign-in, the old ID token names another session: ask.
-    let mut auth = crate::authenticator::SoftAuthenticator::new(&app.address);
-    crate::passkey_flows::enroll(&app, &mut auth, "Zara").await;
+    let mut auth = crate::support::passkeys::SoftAuthenticator::new(&app.address);
+    crate::support::passkeys::enroll(&app, &mut auth, "Zara").await;
     let response = app.get(&format!("/end_session?{query_string}")).await;
     assert_eq!(response.status(), 200, "confirmation page");
     assert_eq!(app.get("/api/v1/me").await.status(), 200, "still signed in");

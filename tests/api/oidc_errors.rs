@@ -3,8 +3,8 @@
 use civitas::oidc::signing::Alg;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
-use crate::oidc_flows::*;
+use crate::support::app::TestApp;
+use crate::support::oidc::*;
 
 async fn unknown_client_or_redirect_uri_shows_a_page_without_redirect(app: TestApp) {
     let rp = register(&app, RpOptions::default()).await;

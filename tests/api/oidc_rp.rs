@@ -28,10 +28,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
-use crate::authenticator::Tweaks;
-use crate::helpers::TestApp;
-use crate::oidc_flows::{RpOptions, answer_consent, location, query, register, signed_in_citizen};
-use crate::passkey_flows::login_with;
+use crate::support::app::TestApp;
+use crate::support::oidc::{
+    RpOptions, answer_consent, location, query, register, signed_in_citizen,
+};
+use crate::support::passkeys::Tweaks;
+use crate::support::passkeys::login_with;
 
 /// Claims beyond the standard ones (`age_over_18`, `sid`, ...), kept as JSON.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

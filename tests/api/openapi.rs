@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
 
 const METHODS: [&str; 6] = ["get", "post", "put", "patch", "delete", "options"];
 

@@ -1,6 +1,6 @@
 //! Liveness, readiness and metrics.
 
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
 
 async fn health_and_readiness_answer_200(app: TestApp) {
     let health = app.get("/healthz").await;
@@ -15,7 +15,7 @@ async fn health_and_readiness_answer_200(app: TestApp) {
 async fn readiness_is_503_when_the_database_is_gone(app: TestApp) {
     app.store.close().await;
     let ready = app.get("/readyz").await;
-    crate::helpers::assert_error(ready, 503, "not_ready", "closed pool").await;
+    crate::support::app::assert_error(ready, 503, "not_ready", "closed pool").await;
     // Liveness does not depend on the database.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }

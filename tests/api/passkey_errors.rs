@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::authenticator::{SoftAuthenticator, Tweaks};
-use crate::helpers::{TestApp, assert_error};
-use crate::passkey_flows::*;
+use crate::support::app::{TestApp, assert_error};
+use crate::support::passkeys::*;
+use crate::support::passkeys::{SoftAuthenticator, Tweaks};
 
 const ENROLL_FINISH: &str = "/api/v1/enrollment/finish";
 const LOGIN_FINISH: &str = "/api/v1/login/finish";

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::authenticator::{SoftAuthenticator, Tweaks};
-use crate::helpers::{TestApp, assert_error};
-use crate::passkey_flows::*;
+use crate::support::app::{TestApp, assert_error};
+use crate::support::passkeys::*;
+use crate::support::passkeys::{SoftAuthenticator, Tweaks};
 
 async fn enroll_sign_out_and_sign_in_again(app: TestApp) {
     let mut auth = SoftAuthenticator::new(&app.address);

@@ -1,6 +1,6 @@
 //! `GET /api/v1/regions`.
 
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
 
 async fn regions_are_listed_with_parents(app: TestApp) {
     let response = app.get("/api/v1/regions").await;

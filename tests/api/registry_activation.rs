@@ -5,10 +5,10 @@
 use civitas::store::Table;
 use serde_json::{Value, json};
 
-use crate::authenticator::SoftAuthenticator;
-use crate::helpers::{TestApp, assert_error};
-use crate::passkey_flows::finish;
-use crate::registry_support::*;
+use crate::support::app::{TestApp, assert_error};
+use crate::support::passkeys::finish;
+use crate::support::passkeys::{Device, SoftAuthenticator};
+use crate::support::registry::*;
 
 const ADAEZE: [&str; 6] = ["R-001", "Adaeze", "Nwosu", "1985-02-14", "NTH-LK", ""];
 const EMEKA: [&str; 6] = ["R-002", "Emeka", "Obi", "1972-11-30", "CAP", ""];

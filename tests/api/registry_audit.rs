@@ -6,8 +6,8 @@ use civitas::staff::Role;
 use civitas::store::Table;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
-use crate::registry_support::*;
+use crate::support::app::TestApp;
+use crate::support::registry::*;
 
 const AUDIT: &str = "/api/v1/admin/audit";
 

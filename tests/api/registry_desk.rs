@@ -4,9 +4,9 @@
 use civitas::store::Table;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error};
-use crate::passkey_flows::login_with;
-use crate::registry_support::*;
+use crate::support::app::{TestApp, assert_error};
+use crate::support::passkeys::login_with;
+use crate::support::registry::*;
 
 const REQUEST: &str = "/api/v1/me/verification";
 

@@ -6,8 +6,8 @@ use civitas::registry::activation::ActivationCode;
 use civitas::store::Table;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
-use crate::registry_support::*;
+use crate::support::app::TestApp;
+use crate::support::registry::*;
 
 const HEADER: &str = "register_ref,given_name,family_name,birth_date,region,phone\n";
 
@@ -383,7 +383,7 @@ async fn only_admins_import(app: TestApp) {
     }
     let nobody = Person {
         app: new_browser(&app),
-        auth: crate::authenticator::SoftAuthenticator::new(&app.address),
+        auth: crate::support::passkeys::SoftAuthenticator::new(&app.address),
         national_id: String::new(),
     };
     refused(

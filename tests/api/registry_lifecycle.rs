@@ -4,11 +4,11 @@
 use civitas::store::Table;
 use serde_json::{Value, json};
 
-use crate::authenticator::Tweaks;
-use crate::helpers::{TestApp, assert_error};
-use crate::oidc_flows::{Rp, RpOptions, code, exchange, pkce, register, token, userinfo};
-use crate::passkey_flows::login_with;
-use crate::registry_support::*;
+use crate::support::app::{TestApp, assert_error};
+use crate::support::oidc::{Rp, RpOptions, code, exchange, pkce, register, token, userinfo};
+use crate::support::passkeys::Tweaks;
+use crate::support::passkeys::login_with;
+use crate::support::registry::*;
 
 /// Tokens an app holds for `citizen`.
 struct Tokens {

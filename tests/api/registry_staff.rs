@@ -5,8 +5,9 @@ use civitas::staff::Role;
 use civitas::store::Table;
 use serde_json::{Value, json};
 
-use crate::helpers::{ServerProcess, TestApp, assert_error};
-use crate::registry_support::*;
+use crate::support::app::{TestApp, assert_error};
+use crate::support::cli::ServerProcess;
+use crate::support::registry::*;
 
 const INVITATIONS: &str = "/api/v1/admin/invitations";
 const ACCEPT: &str = "/api/v1/staff/invitations/accept";

@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use civitas::store::Store;
 use sqlx::Row;
 
+use crate::support::db::{Backend, TestDb, skipped};
+
 /// One fact of a schema, comparable across backends.
 type Facts = BTreeSet<String>;
 
@@ -232,27 +234,15 @@ async fn postgres_facts(pool: &sqlx::PgPool) -> Facts {
 
 #[tokio::test]
 async fn postgres_schema_matches_sqlite() {
-    let dir = std::env::temp_dir().join(format!("civitas-parity-{}", uuid::Uuid::new_v4()));
-    let sqlite_url = format!("sqlite://{}", dir.join("parity.db").display());
-    let sqlite = Store::connect(&sqlite_url, Some(1)).await.unwrap();
+    if skipped(Backend::Postgres) {
+        return;
+    }
+    let sqlite_db = TestDb::empty(Backend::Sqlite).await;
+    let postgres_db = TestDb::empty(Backend::Postgres).await;
+    let sqlite = Store::connect(&sqlite_db.url, Some(1)).await.unwrap();
     sqlite.migrate().await.unwrap();
-
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-    let name = format!("civitas_parity_{}", uuid::Uuid::new_v4().simple());
-    let admin = Store::connect(&admin_url, Some(1)).await.unwrap();
-    let Store::Postgres(admin_pool) = &admin else {
-        panic!("TEST_DATABASE_URL is not PostgreSQL");
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin_pool)
-        .await
-        .unwrap();
-    let mut pg_url = url::Url::parse(&admin_url).unwrap();
-    pg_url.set_path(&format!("/{name}"));
-    let postgres = Store::connect(pg_url.as_str(), Some(1)).await.unwrap();
+    let postgres = Store::connect(&postgres_db.url, Some(1)).await.unwrap();
     postgres.migrate().await.unwrap();
-
     let (Store::Sqlite(lite), Store::Postgres(pg)) = (&sqlite, &postgres) else {
         unreachable!()
     };
@@ -260,14 +250,8 @@ async fn postgres_schema_matches_sqlite() {
     let on_postgres = postgres_facts(pg).await;
     sqlite.close().await;
     postgres.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(admin_pool)
-    .await
-    .unwrap();
-    admin.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    sqlite_db.drop_db().await;
+    postgres_db.drop_db().await;
 
     assert!(on_sqlite.len() > 100, "the schema was read: {on_sqlite:#?}");
     let only_sqlite: Vec<_> = on_sqlite.difference(&on_postgres).collect();

@@ -5,9 +5,9 @@ use civitas::registry::activation::ActivationCode;
 use civitas::store::Table;
 use serde_json::json;
 
-use crate::authenticator::SoftAuthenticator;
-use crate::helpers::{TestApp, assert_error};
-use crate::passkey_flows::{enroll, person, start_enrollment};
+use crate::support::app::{TestApp, assert_error};
+use crate::support::passkeys::SoftAuthenticator;
+use crate::support::passkeys::{enroll, person, start_enrollment};
 
 const HOUR: i64 = 3600;
 

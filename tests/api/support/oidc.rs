@@ -5,11 +5,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use civitas::domain::client::SubjectType;
 use civitas::oidc::clients::{NewClient, create};
 use civitas::oidc::signing::Alg;
+use civitas_load::steps;
 use serde_json::Value;
 
-use crate::authenticator::SoftAuthenticator;
-use crate::helpers::TestApp;
-use crate::passkey_flows::enroll;
+use super::app::TestApp;
+use super::passkeys::{SoftAuthenticator, enroll};
+
+pub use civitas_load::steps::pkce;
 
 /// A registered relying party.
 #[derive(Clone, Debug)]
@@ -63,13 +65,6 @@ pub async fn register(app: &TestApp, options: RpOptions) -> Rp {
     }
 }
 
-/// A PKCE verifier and its S256 challenge.
-pub fn pkce() -> (String, String) {
-    let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
-    (verifier, URL_SAFE_NO_PAD.encode(digest))
-}
-
 /// `GET /authorize` with the standard parameters plus `extra` (which win).
 pub async fn authorize(
     app: &TestApp,
@@ -77,16 +72,14 @@ pub async fn authorize(
     challenge: &str,
     extra: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut params: Vec<(&str, &str)> = vec![
-        ("client_id", rp.client_id.as_str()),
-        ("redirect_uri", rp.redirect_uri.as_str()),
-        ("response_type", "code"),
-        ("scope", "openid profile"),
-        ("state", "st4te"),
-        ("nonce", "n0nce"),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-    ];
+    let mut params = steps::authorize_params(
+        &rp.client_id,
+        &rp.redirect_uri,
+        "openid profile",
+        "st4te",
+        "n0nce",
+        challenge,
+    );
     for (k, v) in extra {
         params.retain(|(pk, _)| pk != k);
         if !v.is_empty() {
@@ -123,15 +116,16 @@ pub fn query(url: &url::Url, name: &str) -> Option<String> {
 
 /// Answers the consent page of `page` (HTML) with `decision`.
 pub async fn answer_consent(app: &TestApp, page: &str, decision: &str) -> reqwest::Response {
-    let marker = "name=\"request_id\" value=\"";
-    let start = page.find(marker).expect("no consent form") + marker.len();
-    let request_id = &page[start..start + page[start..].find('"').unwrap()];
-    app.client
-        .post(app.url("/authorize/consent"))
-        .form(&[("request_id", request_id), ("decision", decision)])
-        .send()
-        .await
-        .unwrap()
+    let request_id = steps::consent_request_id(page).expect("no consent form");
+    steps::consent(
+        &app.client,
+        app.url("/authorize/consent"),
+        request_id,
+        decision,
+    )
+    .send()
+    .await
+    .unwrap()
 }
 
 /// Signs a new citizen in (enrollment) and returns the authenticator.
@@ -160,25 +154,23 @@ pub async fn code(app: &TestApp, rp: &Rp, challenge: &str, extra: &[(&str, &str)
 
 /// `POST /token` with client_secret_basic (or the public client's id).
 pub async fn token(app: &TestApp, rp: &Rp, form: &[(&str, &str)]) -> reqwest::Response {
-    let mut request = reqwest::Client::new().post(app.url("/token"));
-    let mut fields: Vec<(&str, &str)> = form.to_vec();
-    match &rp.secret {
-        Some(secret) => request = request.basic_auth(&rp.client_id, Some(secret)),
-        None => fields.push(("client_id", rp.client_id.as_str())),
-    }
-    request.form(&fields).send().await.unwrap()
+    steps::token(
+        &reqwest::Client::new(),
+        app.url("/token"),
+        &rp.client_id,
+        rp.secret.as_deref(),
+        form,
+    )
+    .send()
+    .await
+    .unwrap()
 }
 
 pub async fn exchange(app: &TestApp, rp: &Rp, code: &str, verifier: &str) -> reqwest::Response {
     token(
         app,
         rp,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &rp.redirect_uri),
-            ("code_verifier", verifier),
-        ],
+        &steps::code_grant(code, &rp.redirect_uri, verifier),
     )
     .await
 }
@@ -199,9 +191,7 @@ pub async fn oauth_error(response: reqwest::Response, status: u16, code: &str, c
 
 /// `GET /userinfo` with a Bearer token.
 pub async fn userinfo(app: &TestApp, access_token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
+    steps::userinfo(&reqwest::Client::new(), app.url("/userinfo"), access_token)
         .send()
         .await
         .unwrap()

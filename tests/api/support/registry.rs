@@ -9,13 +9,12 @@ use civitas::staff::Role;
 use civitas::store::{AuditFilter, Store, Table};
 use serde_json::{Value, json};
 
-use crate::authenticator::{SoftAuthenticator, Tweaks};
-use crate::helpers::{TestApp, assert_error, browser_client};
-use crate::passkey_flows::{finish, login_with, start_enrollment};
+use civitas_load::steps::{self, ENROLLMENT_FINISH as ENROLL_FINISH};
 
-pub use crate::helpers::{CLI_ACTOR, TEST_MASTER_KEY, civitas, civitas_with_env, stderr, stdout};
+use super::app::{TestApp, assert_error, browser_client};
+use super::passkeys::{Device, SoftAuthenticator, Tweaks, finish, login_with, start_enrollment};
 
-const ENROLL_FINISH: &str = "/api/v1/enrollment/finish";
+pub use super::cli::{CLI_ACTOR, TEST_MASTER_KEY, civitas, civitas_with_env, stderr, stdout};
 
 /// Another browser on the same server, with its own cookie jar.
 pub fn new_browser(app: &TestApp) -> TestApp {
@@ -111,7 +110,7 @@ pub async fn citizen_in(app: &TestApp, given: &str, region: &str) -> Person {
 /// `POST /api/v1/enrollment/start` with an activation code.
 pub async fn start_with_code(app: &TestApp, code: &str, birth_date: &str) -> reqwest::Response {
     app.post_json(
-        "/api/v1/enrollment/start",
+        steps::ENROLLMENT_START,
         &json!({"activation_code": code, "birth_date": birth_date}),
     )
     .await
