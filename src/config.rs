@@ -11,6 +11,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://civitas-data/civitas.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ISSUER: &str = "http://localhost:8080";
 pub const DEFAULT_MASTER_KEY_FILE: &str = "civitas-data/master.key";
+pub const DEFAULT_ACTIVATION_CODE_DAYS: u32 = 180;
 
 /// Where the database is; shared by every subcommand that touches data.
 #[derive(clap::Args, Debug, Clone, Default, Deserialize)]
@@ -74,6 +75,16 @@ pub struct ServeArgs {
     /// Log format: `text` or `json`. [default: text]
     #[arg(long, env = "CIVITAS_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// Days a sign-in to an app lasts at most, however often the app
+    /// refreshes its tokens. [default: 90]
+    #[arg(long, env = "CIVITAS_GRANT_MAX_DAYS")]
+    pub grant_max_days: Option<u32>,
+
+    /// Days an activation code on a register letter stays valid.
+    /// [default: 180]
+    #[arg(long, env = "CIVITAS_ACTIVATION_CODE_DAYS")]
+    pub activation_code_days: Option<u32>,
 
     /// `true` when a reverse proxy you run sits in front of Civitas: the
     /// client address (for guessing throttles) is then the last entry of
@@ -153,6 +164,13 @@ impl ServeArgs {
                     .unwrap_or(12),
             )),
             behind_proxy: self.behind_proxy.or(file.behind_proxy).unwrap_or(false),
+            grant_max_age: time::Duration::days(i64::from(
+                self.grant_max_days.or(file.grant_max_days).unwrap_or(90),
+            )),
+            activation_code_days: self
+                .activation_code_days
+                .or(file.activation_code_days)
+                .unwrap_or(DEFAULT_ACTIVATION_CODE_DAYS),
         })
     }
 }
@@ -192,10 +210,15 @@ pub struct Settings {
     pub session_max_age: time::Duration,
     /// Whether client addresses come from `X-Forwarded-For`.
     pub behind_proxy: bool,
+    /// Days an activation code stays valid.
+    pub activation_code_days: u32,
+    /// How long a grant to an app lasts at most.
+    pub grant_max_age: time::Duration,
 }
 
 impl Settings {
-    /// Settings for tests: the given database and `http://localhost:PORT`.
+    /// Settings for tests: the given database and `http://localhost:PORT`,
+    /// with client addresses taken from `X-Forwarded-For` (as behind a proxy).
     pub fn for_tests(database_url: &str, port: u16) -> anyhow::Result<Self> {
         Ok(Self {
             database: DatabaseSettings {
@@ -211,7 +234,10 @@ impl Settings {
             country: "Civitas".to_string(),
             session_idle: time::Duration::minutes(30),
             session_max_age: time::Duration::hours(12),
-            behind_proxy: false,
+            // Tests stand for clients on other networks with X-Forwarded-For.
+            behind_proxy: true,
+            activation_code_days: DEFAULT_ACTIVATION_CODE_DAYS,
+            grant_max_age: time::Duration::days(90),
         })
     }
 }

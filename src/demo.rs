@@ -96,6 +96,7 @@ pub enum DemoError {
 pub async fn load(
     store: &Store,
     keys: &RegistryKeys,
+    code_days: u32,
     now: OffsetDateTime,
     people: u32,
     actor: &str,
@@ -144,6 +145,8 @@ pub async fn load(
         ImportSource {
             name: "demo country".into(),
             actor: actor.to_string(),
+            code_days,
+            letters_to: "the demo loader".to_string(),
         },
         csv.as_bytes(),
         &mut letters,

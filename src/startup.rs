@@ -15,6 +15,7 @@ use crate::oidc::keyring;
 use crate::passkey::Passkeys;
 use crate::secrets::MasterKey;
 use crate::session::SessionPolicy;
+use crate::staff::invitations::{self, Bootstrap};
 use crate::store::Store;
 use crate::telemetry::{Metrics, observe_request};
 use crate::{http, registry};
@@ -51,6 +52,10 @@ impl Application {
             .await
             .context("cannot apply database migrations")?;
         registry::load_regions(&store, settings.regions_file.as_deref()).await?;
+        let rekeyed = registry::rekey_citizens(&store).await?;
+        if rekeyed > 0 {
+            tracing::info!(rekeyed, "duplicate-check keys recomputed");
+        }
         let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)
             .context("cannot load the master key")?;
         keyring::ensure_keys(&store, &master, clock.unix()).await?;
@@ -61,18 +66,23 @@ impl Application {
             settings.issuer.clone(),
             master,
             settings.country.clone(),
+            settings.grant_max_age.whole_seconds(),
         );
-        if let Some(invitation) =
-            crate::staff::invitations::bootstrap(&store, settings.issuer.as_str(), clock.unix())
-                .await?
-        {
-            // Printed, not logged: the console of the first start is where
-            // the person installing Civitas is looking.
-            println!(
+        // Printed, not logged: the console of the first start is where the
+        // person installing Civitas is looking.
+        match invitations::bootstrap(&store, settings.issuer.as_str(), clock.unix()).await? {
+            Bootstrap::AdminExists => {}
+            Bootstrap::Created(invitation) => println!(
                 "No administrator yet. Open this one-time link within 24 hours, \
                  signed in with your passkey, to become the first administrator:\n  {}",
                 invitation.url
-            );
+            ),
+            Bootstrap::Live { expires_at } => println!(
+                "No administrator yet. The one-time link printed earlier works until {} \
+                 (Unix time {expires_at}); `civitas admin invite --role admin` prints a new \
+                 one and ends the old.",
+                crate::http::format_time(expires_at)
+            ),
         }
         let port = listener.local_addr()?.port();
         tracing::info!(

@@ -1,6 +1,8 @@
-//! Guessing throttles: after too many failures for a key (a client address,
-//! an activation code) within an hour, further attempts get 429 with a
-//! `Retry-After` until the window closes.
+//! Guessing throttles: at most `max` attempts for a key (a client's
+//! network) within a window; further attempts get 429 with a `Retry-After`
+//! until the window closes. An attempt is counted before it is tried, in
+//! one statement that increments and decides, so parallel attempts cannot
+//! all slip under the limit; one that succeeds is forgiven afterwards.
 
 use actix_web::http::StatusCode;
 
@@ -10,7 +12,7 @@ use crate::store::Store;
 /// The longest window any throttle uses: older windows can be swept.
 pub const LONGEST_WINDOW: i64 = 3600;
 
-/// A throttle: at most `max` failures per `window` seconds for `key`.
+/// A throttle: at most `max` attempts per `window` seconds for `key`.
 pub struct Throttle {
     pub key: String,
     pub max: i64,
@@ -20,12 +22,10 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    /// 429 when the key has used up its failures.
-    pub async fn check(&self, store: &Store, now: i64) -> Result<(), AppError> {
-        if let Some((failures, start)) =
-            store.throttle_failures(&self.key, now, self.window).await?
-            && failures >= self.max
-        {
+    /// Counts an attempt; 429 when it is one too many.
+    pub async fn attempt(&self, store: &Store, now: i64) -> Result<(), AppError> {
+        let (attempts, start) = store.throttle_attempt(&self.key, now, self.window).await?;
+        if attempts > self.max {
             let retry_after = (start + self.window - now).max(1);
             return Err(AppError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -41,11 +41,9 @@ impl Throttle {
         Ok(())
     }
 
-    /// Counts a failure.
-    pub async fn fail(&self, store: &Store, now: i64) -> Result<(), AppError> {
-        store
-            .record_throttle_failure(&self.key, now, self.window)
-            .await?;
+    /// Takes back an attempt that succeeded.
+    pub async fn forgive(&self, store: &Store, now: i64) -> Result<(), AppError> {
+        store.throttle_forgive(&self.key, now, self.window).await?;
         Ok(())
     }
 }

@@ -291,9 +291,19 @@ function notice(text) {
   }
 }
 
+// The invitation token lives only in the URL fragment, which browsers never
+// send: it is kept in this tab's session storage while the person signs in
+// or enrolls, and never put into a URL the server sees.
+const INVITATION_KEY = "civitas-invitation";
+
 function setupInvitation() {
-  const token = window.location.hash.slice(1);
-  const back = encodeURIComponent(`/staff/invitation#${token}`);
+  const fromLink = window.location.hash.slice(1);
+  if (fromLink) {
+    sessionStorage.setItem(INVITATION_KEY, fromLink);
+    history.replaceState(null, "", "/staff/invitation");
+  }
+  const token = sessionStorage.getItem(INVITATION_KEY) || "";
+  const back = encodeURIComponent("/staff/invitation");
   for (const [id, path] of [["sign-in-first", "/login"], ["enroll-first", "/enroll"]]) {
     const link = document.getElementById(id);
     if (link) link.href = `${path}?return_to=${back}`;
@@ -310,10 +320,10 @@ function setupInvitation() {
     button.disabled = true;
     try {
       const result = await api("POST", "/api/v1/staff/invitations/accept", { token });
+      sessionStorage.removeItem(INVITATION_KEY);
       const home = { admin: "/admin", registrar: "/registrar", auditor: "/admin/audit" }[result.role];
       document.getElementById("staff-home").href = home || "/account";
       document.getElementById("accepted").hidden = false;
-      history.replaceState(null, "", "/staff/invitation");
     } catch (err) {
       say(explain(err));
       button.disabled = false;
@@ -327,12 +337,26 @@ function setupAdminStaff() {
     event.preventDefault();
     say("");
     const regions = form.regions.value.split(",").map((r) => r.trim()).filter((r) => r);
+    const forId = form.for_national_id.value.replace(/\s/g, "");
+    const body = { role: form.role.value, regions };
+    if (forId) body.for_national_id = forId;
     try {
-      const inv = await api("POST", "/api/v1/admin/invitations", { role: form.role.value, regions });
+      const inv = await api("POST", "/api/v1/admin/invitations", body);
       document.getElementById("invitation-url").textContent = inv.url;
       document.getElementById("invitation").hidden = false;
     } catch (err) { say(explain(err)); }
   });
+  for (const button of document.querySelectorAll(".revoke-role")) {
+    button.addEventListener("click", async () => {
+      const { nationalId, role, region } = button.dataset;
+      if (!window.confirm(`Take the ${role} role${region ? ` for ${region}` : ""} away from ${nationalId}?`)) return;
+      say("");
+      try {
+        await api("POST", "/api/v1/admin/staff/revoke", { national_id: nationalId, role, region: region || null });
+        window.location.reload();
+      } catch (err) { say(explain(err)); }
+    });
+  }
 }
 
 function setupAdminRegister() {

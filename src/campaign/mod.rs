@@ -235,6 +235,29 @@ pub fn scope_regions(regions: &[Region], roots: &[RegionCode]) -> Vec<ScopeRegio
         .collect()
 }
 
+/// Records that `actor` read the names of residents not yet enrolled in a
+/// campaign (a page, or the export `format`): reads of personal data are
+/// audited like changes.
+pub async fn record_pending_read(
+    store: &Store,
+    actor: &str,
+    campaign: Uuid,
+    region: Option<&str>,
+    format: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    store
+        .append_audit(&AuditEvent::new(
+            actor,
+            "campaign.pending_read",
+            format!("campaign:{campaign}"),
+            serde_json::json!({ "region": region, "format": format }),
+            now,
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Creates a campaign over the region tree `regions`; returns its id.
 pub async fn create(
     store: &Store,

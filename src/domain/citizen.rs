@@ -90,14 +90,19 @@ impl serde::Serialize for AssuranceLevel {
     }
 }
 
-/// A given or family name: 1–100 characters, no control characters.
+/// A given or family name: 1–100 characters in Unicode NFC, with no
+/// control, format (zero-width, bidi), private-use or other invisible
+/// characters, and no spaces but the plain one, so two names that look the
+/// same are the same text.
 #[derive(Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(transparent)]
 pub struct PersonName(String);
 
 impl PersonName {
+    /// A name as a person typed it or a register file holds it.
     pub fn parse(input: &str) -> Result<Self, &'static str> {
-        let name = input.trim();
+        use unicode_normalization::UnicodeNormalization;
+        let name: String = input.trim().nfc().collect();
         if name.is_empty() {
             return Err("must not be empty");
         }
@@ -107,12 +112,55 @@ impl PersonName {
         if name.chars().any(char::is_control) {
             return Err("must not contain control characters");
         }
-        Ok(Self(name.to_string()))
+        if name.chars().any(invisible) {
+            return Err(
+                "must not contain invisible characters (zero-width, direction marks, \
+                 special spaces or fillers)",
+            );
+        }
+        Ok(Self(name))
+    }
+
+    /// A name read back from the database, where `parse` checked it (or an
+    /// earlier, looser check did: stored names are never refused).
+    pub fn stored(name: &str) -> Self {
+        Self(name.to_string())
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that render as nothing or as plain space: Unicode's format,
+/// private-use, surrogate and unassigned characters, line and paragraph
+/// separators, spaces other than U+0020, and the default-ignorable code
+/// points that are letters or marks (fillers, variation selectors).
+fn invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let category = c.general_category();
+    matches!(
+        category,
+        GeneralCategory::Format
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    ) || (category == GeneralCategory::SpaceSeparator && c != ' ')
+        || matches!(
+            c,
+            '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FFA0}'
+                | '\u{E0100}'..='\u{E01EF}'
+        )
 }
 
 impl fmt::Debug for PersonName {
@@ -134,9 +182,10 @@ pub fn parse_birth_date(input: &str, today: Date) -> Result<Date, &'static str> 
 }
 
 /// The key under which two records count as the same person for the
-/// duplicate check: names compared after Unicode compatibility
-/// normalisation, case folding and whitespace collapsing, plus birth date and
-/// region.
+/// duplicate check: names compared by their confusable skeleton (Unicode
+/// TS #39, after compatibility normalisation, case folding and whitespace
+/// collapsing, so "Αmara" with a Greek alpha is "Amara"), plus birth date
+/// and region.
 pub fn dedup_key(
     given: &PersonName,
     family: &PersonName,
@@ -144,12 +193,17 @@ pub fn dedup_key(
     region: &RegionCode,
 ) -> String {
     use unicode_normalization::UnicodeNormalization;
+    use unicode_security::confusable_detection::skeleton;
     let norm = |name: &PersonName| {
         let folded: String = name.as_str().nfkc().collect::<String>().to_lowercase();
-        folded.split_whitespace().collect::<Vec<_>>().join(" ")
+        let collapsed = folded.split_whitespace().collect::<Vec<_>>().join(" ");
+        skeleton(&collapsed).collect::<String>()
     };
     format!("{}|{}|{}|{}", norm(given), norm(family), birth_date, region)
 }
+
+/// Which `dedup_key` a stored key was made with (see `registry::rekey`).
+pub const DEDUP_KEY_VERSION: i16 = 2;
 
 /// What is known about a person before a national ID number is issued.
 #[derive(Debug, Clone)]
@@ -228,7 +282,51 @@ mod tests {
     }
 
     #[test]
-    fn dedup_key_ignores_case_spacing_and_compatibility_forms() {
+    fn names_refuse_invisible_characters() {
+        for (case, name) in [
+            ("zero-width space", "Ama\u{200B}ra"),
+            ("zero-width joiner", "Ama\u{200D}ra"),
+            ("zero-width non-joiner", "Ama\u{200C}ra"),
+            ("byte-order mark", "\u{FEFF}Amara"),
+            ("right-to-left override", "Amara\u{202E}"),
+            ("left-to-right mark", "Amara\u{200E}"),
+            ("right-to-left isolate", "\u{2067}Amara"),
+            ("Arabic letter mark", "Amara\u{061C}"),
+            ("soft hyphen", "Ama\u{00AD}ra"),
+            ("word joiner", "Ama\u{2060}ra"),
+            ("no-break space", "Amara\u{00A0}Okafor"),
+            ("ideographic space", "Amara\u{3000}Okafor"),
+            ("line separator", "Amara\u{2028}Okafor"),
+            ("Hangul filler", "\u{3164}"),
+            ("variation selector", "Amara\u{FE0F}"),
+            ("private use", "Amara\u{E000}"),
+            ("tag character", "Amara\u{E0041}"),
+            ("tab", "Amara\tOkafor"),
+        ] {
+            assert!(PersonName::parse(name).is_err(), "case {case}");
+        }
+        for name in [
+            "Zoë",
+            "Nguyễn",
+            "محمد",
+            "अमर",
+            "李小龙",
+            "O'Brien",
+            "Jean-Luc",
+            "Mary Ann",
+        ] {
+            assert!(PersonName::parse(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn names_are_stored_in_nfc() {
+        let decomposed = "Zoe\u{0308}";
+        assert_eq!(PersonName::parse(decomposed).unwrap().as_str(), "Zo\u{eb}");
+    }
+
+    #[test]
+    fn dedup_key_ignores_case_spacing_compatibility_forms_and_confusables() {
         let region = RegionCode::parse("CAP").unwrap();
         let d = date!(1990 - 01 - 01);
         let a = dedup_key(
@@ -249,8 +347,22 @@ mod tests {
             d,
             &region,
         );
+        let greek_alpha = dedup_key(
+            &PersonName::parse("\u{0391}mara").unwrap(),
+            &PersonName::parse("van der berg").unwrap(),
+            d,
+            &region,
+        );
+        let cyrillic_a = dedup_key(
+            &PersonName::parse("Am\u{0430}r\u{0430}").unwrap(),
+            &PersonName::parse("van der berg").unwrap(),
+            d,
+            &region,
+        );
         assert_eq!(a, b);
         assert_eq!(a, c);
+        assert_eq!(a, greek_alpha, "a Greek capital alpha looks like A");
+        assert_eq!(a, cyrillic_a, "a Cyrillic a looks like a");
         let other = dedup_key(
             &PersonName::parse("Amara").unwrap(),
             &PersonName::parse("Berg").unwrap(),

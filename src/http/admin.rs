@@ -67,6 +67,8 @@ pub async fn import_register(
         ImportSource {
             name,
             actor: admin.actor(),
+            code_days: state.settings.activation_code_days,
+            letters_to: "the HTTP response".to_string(),
         },
         &data[..],
         &mut letters,

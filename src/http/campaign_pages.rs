@@ -426,6 +426,15 @@ async fn pending(
     let id = campaign_id(&path)?;
     let (row, regions) = load_scope(&state.store, id).await?;
     let (rows, next) = pending_page(&state.store, id, &regions, &query).await?;
+    crate::campaign::record_pending_read(
+        &state.store,
+        &staff.actor(),
+        id,
+        query.region.as_deref(),
+        "page",
+        state.clock.unix(),
+    )
+    .await?;
     let region = query
         .region
         .as_deref()

@@ -15,6 +15,7 @@ use crate::campaign::projection::STATUS_RULE;
 use crate::campaign::{self, CampaignInput, FieldError};
 use crate::domain::RegionCode;
 use crate::domain::citizen::iso_date;
+use crate::encoding::spreadsheet_cell as cell;
 use crate::error::AppError;
 use crate::store::{CampaignRegionRow, CampaignRow, PendingRow, Store};
 
@@ -256,15 +257,6 @@ pub const TABLE_COLUMNS: [&str; 11] = [
     "status",
 ];
 
-/// Text for a spreadsheet cell: a leading `=`, `+`, `-` or `@` would make a
-/// spreadsheet read a name as a formula, so such text gets a `'` first.
-fn cell(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
-    }
-}
-
 fn decimal(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.2}")).unwrap_or_default()
 }
@@ -400,11 +392,20 @@ pub async fn pending(
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<PendingQuery>,
-    _: Staffer<Admin>,
+    Staffer(admin, _): Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
     let id = campaign_id(&path)?;
     let (_, regions) = load_scope(&state.store, id).await?;
     let (rows, next) = pending_page(&state.store, id, &regions, &query).await?;
+    campaign::record_pending_read(
+        &state.store,
+        &admin.actor(),
+        id,
+        query.region.as_deref(),
+        "json",
+        state.clock.unix(),
+    )
+    .await?;
     let next = next.map(
         |(region, reference)| serde_json::json!({ "after_region": region, "after_ref": reference }),
     );
@@ -457,11 +458,20 @@ pub async fn pending_csv(
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<PendingQuery>,
-    _: Staffer<Admin>,
+    Staffer(admin, _): Staffer<Admin>,
 ) -> Result<HttpResponse, AppError> {
     let id = campaign_id(&path)?;
     let (_, regions) = load_scope(&state.store, id).await?;
     let scope = scope_path(&regions, query.region.as_deref())?;
+    campaign::record_pending_read(
+        &state.store,
+        &admin.actor(),
+        id,
+        query.region.as_deref(),
+        "csv",
+        state.clock.unix(),
+    )
+    .await?;
     let cursor = Cursor {
         store: state.store.clone(),
         id,

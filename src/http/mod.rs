@@ -11,7 +11,7 @@ mod national_ids;
 mod oidc;
 mod ops;
 pub mod origin;
-mod pages;
+pub(crate) mod pages;
 mod regions;
 mod registrar;
 mod roles;
@@ -21,6 +21,8 @@ mod staff;
 mod staff_pages;
 mod state;
 
+use std::net::IpAddr;
+
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, web};
@@ -29,25 +31,53 @@ use crate::config::Settings;
 use crate::error::{AppError, PageError};
 use routes::ApiRoutes;
 
+pub use pages::format_time;
 pub use state::AppState;
 
-/// The client's address: the peer, or behind a trusted reverse proxy the
-/// last address it appended to `X-Forwarded-For`.
+/// The client's network, as throttles and rate limits count it: the peer's
+/// address, or behind a trusted reverse proxy the last address it appended
+/// to `X-Forwarded-For`; an IPv4 address alone (/32), an IPv6 address by its
+/// /64, which one household or phone is given whole.
 pub fn client_address(settings: &Settings, req: &HttpRequest) -> String {
-    if settings.behind_proxy
-        && let Some(forwarded) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    {
-        return forwarded.to_string();
+    let forwarded = settings
+        .behind_proxy
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        })
+        .flatten();
+    let ip = match forwarded {
+        Some(text) => match text.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            // Not an address: the proxy sent something else; count it as
+            // it is, within a sane length.
+            Err(_) => return text.chars().take(64).collect(),
+        },
+        None => match req.peer_addr() {
+            Some(peer) => peer.ip(),
+            None => return "unknown".to_string(),
+        },
+    };
+    network_of(ip)
+}
+
+/// An IPv4 address, or the /64 of an IPv6 one (an IPv4-mapped IPv6
+/// address counts as the IPv4 address).
+fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(net))
+            }
+        },
     }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// A date as `YYYY-MM-DD`.
@@ -123,6 +153,11 @@ pub fn api_routes() -> ApiRoutes {
             staff::create_invitation,
         )
         .add(Method::GET, "/api/v1/admin/staff", staff::list_staff)
+        .add(
+            Method::POST,
+            "/api/v1/admin/staff/revoke",
+            staff::revoke_role,
+        )
         .add(
             Method::POST,
             "/api/v1/admin/register/imports",
@@ -211,6 +246,16 @@ pub fn api_routes() -> ApiRoutes {
             Method::POST,
             "/api/v1/registrar/duplicates/{id}/dismiss",
             registrar::dismiss,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/register/{register_ref}/unlock",
+            registrar::unlock_code,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/registrar/citizens/{national_id}/passkeys/{id}/enable",
+            registrar::enable_passkey,
         )
         .add(
             Method::DELETE,
@@ -324,5 +369,25 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, actix_we
         Err(error.into())
     } else {
         Err(PageError(error).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_of_addresses() {
+        let cases = [
+            ("203.0.113.7", "203.0.113.7"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+            ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+            ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+            ("::ffff:198.51.100.4", "198.51.100.4"),
+            ("::1", "::/64"),
+        ];
+        for (ip, network) in cases {
+            assert_eq!(network_of(ip.parse().unwrap()), network, "{ip}");
+        }
     }
 }

@@ -25,7 +25,7 @@ fn format_date(d: time::Date) -> String {
     d.format(DATE).unwrap_or_default()
 }
 
-pub(super) fn format_time(unix: i64) -> String {
+pub fn format_time(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| t.format(DATE_TIME).ok())
@@ -149,7 +149,7 @@ struct SignInItem {
 fn shared_text(scopes: impl Iterator<Item = String>) -> String {
     let words: Vec<&str> = scopes
         .filter(|s| s != "openid")
-        .filter_map(|s| crate::oidc::claims::describe(&s))
+        .filter_map(|s| crate::oidc::claims::describe_data(&s))
         .collect();
     if words.is_empty() {
         "That you signed in".to_string()

@@ -10,7 +10,7 @@ use super::AppState;
 use super::roles::{Acting, Registrar, Staffer};
 use crate::domain::parse_birth_date;
 use crate::error::AppError;
-use crate::registry::registrar::{self, Desk, Evidence, Lifecycle};
+use crate::registry::registrar::{self, Desk, Evidence, Lifecycle, Rebind};
 use crate::staff::Staff;
 
 /// Queue pages are short: the desk works oldest first.
@@ -74,6 +74,21 @@ async fn citizen_view(
         })
         .collect();
     let pending = state.store.open_verification_request(c.id).await?;
+    let passkeys: Vec<serde_json::Value> = state
+        .store
+        .list_passkeys(c.id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name,
+                "created_at": p.created_at,
+                "last_used_at": p.last_used_at,
+                "disabled_at": p.disabled_at,
+            })
+        })
+        .collect();
     Ok(json!({
         "national_id": c.national_id,
         "given_name": c.given_name,
@@ -84,6 +99,7 @@ async fn citizen_view(
         "assurance_level": c.assurance_level,
         "verification_requested_at": pending,
         "proofing_records": proofing,
+        "passkeys": passkeys,
     }))
 }
 
@@ -93,7 +109,9 @@ pub async fn show_citizen(
     path: web::Path<String>,
     Staffer(staff, _): Staffer<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let citizen = desk(&state, &staff).citizen_in_scope(&path).await?;
+    let desk = desk(&state, &staff);
+    let citizen = desk.citizen_in_scope(&path).await?;
+    desk.record_lookup(&citizen).await?;
     Ok(ok(citizen_view(&state, &citizen).await?))
 }
 
@@ -191,6 +209,9 @@ fn case_id(raw: &str) -> Result<Uuid, AppError> {
 #[derive(serde::Deserialize)]
 pub struct MergeBody {
     survivor: String,
+    /// Passkeys of the revoked record to move, shown in person.
+    #[serde(default)]
+    rebind: Option<Rebind>,
 }
 
 /// `POST /api/v1/registrar/duplicates/{id}/merge`
@@ -200,10 +221,52 @@ pub async fn merge(
     body: web::Json<MergeBody>,
     Acting(staff, _): Acting<Registrar>,
 ) -> Result<HttpResponse, AppError> {
-    let kept = desk(&state, &staff)
-        .merge(case_id(&path)?, &body.survivor)
+    let merged = desk(&state, &staff)
+        .merge(
+            &state.registry_keys,
+            case_id(&path)?,
+            &body.survivor,
+            body.rebind.as_ref(),
+        )
         .await?;
-    Ok(ok(citizen_view(&state, &kept).await?))
+    let mut view = citizen_view(&state, &merged.survivor).await?;
+    view["merge"] = json!({
+        "passkeys_rebound": merged.rebound,
+        "passkeys_revoked": merged.revoked,
+    });
+    Ok(ok(view))
+}
+
+/// `POST /api/v1/registrar/citizens/{national_id}/passkeys/{id}/enable`: a
+/// passkey disabled after a counter regression works again.
+pub async fn enable_passkey(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<Reason>,
+    Acting(staff, _): Acting<Registrar>,
+) -> Result<HttpResponse, AppError> {
+    let (national_id, passkey) = path.into_inner();
+    let desk = desk(&state, &staff);
+    let citizen = desk.citizen_in_scope(&national_id).await?;
+    let passkey = Uuid::parse_str(&passkey)
+        .map_err(|_| AppError::not_found("This citizen has no disabled passkey with this id."))?;
+    let reason = registrar::parse_reason(body.reason.as_deref())?;
+    desk.enable_passkey(&citizen, passkey, reason).await?;
+    Ok(ok(citizen_view(&state, &citizen).await?))
+}
+
+/// `POST /api/v1/registrar/register/{register_ref}/unlock`: the activation
+/// code of a register row locked after too many wrong dates of birth works
+/// again.
+pub async fn unlock_code(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<Reason>,
+    Acting(staff, _): Acting<Registrar>,
+) -> Result<HttpResponse, AppError> {
+    let reason = registrar::parse_reason(body.reason.as_deref())?;
+    desk(&state, &staff).unlock_code(&path, reason).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/v1/registrar/duplicates/{id}/dismiss`

@@ -6,7 +6,8 @@ use actix_web::{HttpResponse, web};
 use super::AppState;
 use super::roles::{Acting, Admin, Staffer};
 use crate::error::AppError;
-use crate::staff::{self, Role, invitations};
+use crate::staff::Role;
+use crate::staff::invitations::{self, Offer};
 use crate::store::SignedIn;
 
 #[derive(serde::Deserialize)]
@@ -21,14 +22,8 @@ pub async fn accept_invitation(
     body: web::Json<Accept>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let role = invitations::accept(
-        &state.store,
-        &body.token,
-        who.citizen.id,
-        staff::audit_name(&who.citizen),
-        state.clock.unix(),
-    )
-    .await?;
+    let role =
+        invitations::accept(&state.store, &body.token, &who.citizen, state.clock.unix()).await?;
     let roles = state.store.roles_of(who.citizen.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -63,6 +58,9 @@ pub struct NewInvitation {
     role: String,
     #[serde(default)]
     regions: Vec<String>,
+    /// The national ID of the one citizen who may accept it.
+    #[serde(default)]
+    for_national_id: Option<String>,
 }
 
 /// `POST /api/v1/admin/invitations`: an administrator invites someone to a
@@ -78,11 +76,15 @@ pub async fn create_invitation(
             "The role must be admin, registrar or auditor.",
         )
     })?;
+    let offer = Offer {
+        role,
+        regions: &body.regions,
+        for_national_id: body.for_national_id.as_deref(),
+    };
     let invitation = invitations::create(
         &state.store,
         state.settings.issuer.as_str(),
-        role,
-        &body.regions,
+        offer,
         admin.actor(),
         state.clock.unix(),
     )
@@ -116,4 +118,39 @@ pub async fn list_staff(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({ "staff": staff })))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RoleToRevoke {
+    national_id: String,
+    role: String,
+    /// For a registrar: only this region (without it, every region).
+    #[serde(default)]
+    region: Option<String>,
+}
+
+/// `POST /api/v1/admin/staff/revoke`: an administrator takes a role away
+/// (never from the last administrator). Sensitive: needs a recent passkey
+/// sign-in.
+pub async fn revoke_role(
+    state: web::Data<AppState>,
+    body: web::Json<RoleToRevoke>,
+    Acting(admin, _): Acting<Admin>,
+) -> Result<HttpResponse, AppError> {
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        AppError::bad_request(
+            "invalid_role",
+            "The role must be admin, registrar or auditor.",
+        )
+    })?;
+    invitations::revoke(
+        &state.store,
+        &body.national_id,
+        role,
+        body.region.as_deref().filter(|r| !r.is_empty()),
+        admin.actor(),
+        state.clock.unix(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

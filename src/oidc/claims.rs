@@ -8,6 +8,14 @@ use time::Date;
 use crate::domain::Citizen;
 use crate::domain::client::{Client, ScopeSet, SubjectType};
 
+/// The `sid` a client sees for a browser session: derived from the session
+/// and the client, so two apps cannot link their sign-ins by it.
+pub fn session_id(secret: &[u8; 32], client: &Client, session: uuid::Uuid) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let input = format!("{}\n{session}", client.id);
+    URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, input.as_bytes()).as_ref())
+}
+
 /// The `sub` a client sees: pairwise by default — HMAC-SHA-256 of the
 /// client's sector and the citizen id under a server secret — or, for
 /// clients registered as `public`, the same value for every such client.
@@ -73,12 +81,24 @@ pub fn user_claims(
     claims
 }
 
-/// Plain words for each scope, shown on the consent page.
-pub fn describe(scope: &str) -> Option<&'static str> {
-    match scope {
-        "openid" => Some(
+/// Plain words for each scope, shown on the consent page; what `openid`
+/// reveals depends on the client's subject type.
+pub fn describe(scope: &str, subject_type: SubjectType) -> Option<&'static str> {
+    match (scope, subject_type) {
+        ("openid", SubjectType::Pairwise) => Some(
             "Know that you are signed in with Civitas (a number unique to this app, not your national ID)",
         ),
+        ("openid", SubjectType::Public) => Some(
+            "Know that you are signed in with Civitas (a number that other apps registered the \
+             same way also see, so they can tell it is you; not your national ID)",
+        ),
+        (scope, _) => describe_data(scope),
+    }
+}
+
+/// Plain words for a scope that releases data.
+pub fn describe_data(scope: &str) -> Option<&'static str> {
+    match scope {
         "profile" => Some("Your name and date of birth"),
         "address" => Some("The region where you live"),
         "age" => Some("Whether you are over 18 and whether you are over 21"),

@@ -30,19 +30,20 @@ impl EndSessionRequest {
 }
 
 /// Where to send the browser at once, if the request allows it: the hint
-/// must name this browser's session (or there is none to end), a
-/// `client_id` must be the hint's audience, and the target must be one of
-/// the client's registered post-logout URIs.
+/// must name this browser's session (`session_sid`: the `sid` the hint's
+/// client knows it by; none when there is no session to end), a `client_id`
+/// must be the hint's audience, and the target must be one of the client's
+/// registered post-logout URIs.
 pub fn return_url(
     request: &EndSessionRequest,
     hint: Option<&IdClaims>,
     client: Option<&Client>,
-    session_id: Option<uuid::Uuid>,
+    session_sid: Option<&str>,
 ) -> Option<String> {
     let client = client?;
     let target = request.post_logout_redirect_uri.as_deref()?;
-    let same_session = match (session_id, hint) {
-        (Some(id), Some(claims)) => claims.sid == id.to_string(),
+    let same_session = match (session_sid, hint) {
+        (Some(sid), Some(claims)) => claims.sid == sid,
         (None, _) => true,
         (Some(_), None) => false,
     };
@@ -88,11 +89,21 @@ impl Provider {
             Some(claims) => self.store.find_client(&claims.aud).await?,
             None => None,
         };
-        let session_id = who.map(|w| w.session.id);
-        match return_url(request, hint.as_ref(), client.as_ref(), session_id) {
+        let session_sid = match (who, &client) {
+            (Some(w), Some(c)) => Some(self.session_id(c, w.session.id)),
+            // A session, but no client to know it by: never the hint's.
+            (Some(_), None) => Some(String::new()),
+            (None, _) => None,
+        };
+        match return_url(
+            request,
+            hint.as_ref(),
+            client.as_ref(),
+            session_sid.as_deref(),
+        ) {
             Some(url) => {
-                if let Some(id) = session_id {
-                    self.store.delete_session(id).await?;
+                if let Some(w) = who {
+                    self.store.delete_session(w.session.id).await?;
                 }
                 Ok(EndSession::Return(url))
             }
@@ -107,7 +118,6 @@ impl Provider {
 mod tests {
     use super::*;
     use crate::domain::client::SubjectType;
-    use uuid::Uuid;
 
     fn client() -> Client {
         Client {
@@ -124,7 +134,7 @@ mod tests {
         }
     }
 
-    fn hint(sid: Uuid) -> IdClaims {
+    fn hint(sid: &str) -> IdClaims {
         IdClaims {
             iss: "https://id.example".into(),
             sub: "s".into(),
@@ -153,8 +163,8 @@ mod tests {
 
     #[test]
     fn when_the_browser_goes_straight_back() {
-        let mine = Uuid::new_v4();
-        let other = Uuid::new_v4();
+        let mine = "sid-of-this-session";
+        let other = "sid-of-another-session";
         let bye = "https://app.example/bye";
         let back = Some(bye.to_string());
         let cases = [

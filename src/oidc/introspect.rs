@@ -1,5 +1,6 @@
 //! Token introspection (RFC 7662): whether a token is active, and what it
-//! carries.
+//! carries, told only to the token's client or to a resource server
+//! registered for that client (`civitas client update --introspection-of`).
 
 use serde_json::{Value, json};
 
@@ -54,6 +55,16 @@ impl Provider {
         let Some(access) = self.verify_access(token).await else {
             return Ok(inactive);
         };
+        // Only the token's own client, or a resource server registered to
+        // introspect that client's tokens, learns what a token carries.
+        if access.client_id != client.id
+            && !self
+                .store
+                .may_introspect(&client.id, &access.client_id)
+                .await?
+        {
+            return Ok(inactive);
+        }
         if self.live_grant(&access).await?.is_none() {
             return Ok(inactive);
         }

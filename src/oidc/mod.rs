@@ -64,9 +64,16 @@ pub struct Provider {
     master: MasterKey,
     /// HMAC key for pairwise subject identifiers.
     pairwise_secret: [u8; 32],
+    /// HMAC key sealing the sign-in round trip of `/authorize`.
+    round_trip_secret: [u8; 32],
+    /// HMAC key for pairwise session identifiers (`sid`).
+    sid_secret: [u8; 32],
     pub keys: KeyCache,
     /// Country named in the `address` claim.
     country: String,
+    /// How long a grant lasts at most, however often it is refreshed
+    /// (seconds).
+    grant_max_age: i64,
 }
 
 impl Provider {
@@ -76,22 +83,33 @@ impl Provider {
         issuer: Issuer,
         master: MasterKey,
         country: String,
+        grant_max_age: i64,
     ) -> Self {
         let pairwise_secret = master.derive("civitas pairwise subject v1");
+        let round_trip_secret = master.derive("civitas sign-in round trip v1");
+        let sid_secret = master.derive("civitas session id v1");
         Self {
             store,
             clock,
             issuer,
             master,
             pairwise_secret,
+            round_trip_secret,
+            sid_secret,
             keys: KeyCache::default(),
             country,
+            grant_max_age,
         }
     }
 
     /// The `sub` `client` sees for `citizen`.
     pub fn subject(&self, client: &Client, citizen: &Citizen) -> String {
         claims::subject(&self.pairwise_secret, client, citizen)
+    }
+
+    /// The `sid` `client` sees for a browser session.
+    pub fn session_id(&self, client: &Client, session: uuid::Uuid) -> String {
+        claims::session_id(&self.sid_secret, client, session)
     }
 
     /// The JWKS document as served (see `KeyCache::jwks`).

@@ -18,7 +18,8 @@ pub fn bearer_token(authorization: Option<&str>, form: Option<&Params>) -> Optio
 }
 
 impl Provider {
-    /// A live grant and its active citizen behind an access token.
+    /// A live grant of an enabled client and its active citizen behind an
+    /// access token.
     pub(super) async fn live_grant(
         &self,
         access: &AccessClaims,
@@ -27,6 +28,15 @@ impl Provider {
             return Ok(None);
         };
         if grant.revoked_at.is_some() {
+            return Ok(None);
+        }
+        // A disabled app's tokens stop at once, not when they expire.
+        if self
+            .store
+            .find_client(&grant.client_id)
+            .await?
+            .is_none_or(|c| c.disabled)
+        {
             return Ok(None);
         }
         let Some(citizen) = self.store.find_citizen(CitizenId(grant.citizen_id)).await? else {
@@ -50,7 +60,14 @@ impl Provider {
             .live_grant(&access)
             .await?
             .ok_or_else(|| OAuthError::invalid_token("The access token was revoked."))?;
-        let scope = ScopeSet::parse(&grant.scope).map_err(OAuthError::invalid_token)?;
+        // The token's scope: the grant's, or narrower after a refresh.
+        let scope = ScopeSet::parse(&access.scope).map_err(OAuthError::invalid_token)?;
+        let granted = ScopeSet::parse(&grant.scope).map_err(OAuthError::invalid_token)?;
+        if !scope.is_subset(&granted) {
+            return Err(OAuthError::invalid_token(
+                "The access token asks for more than was granted.",
+            ));
+        }
         let region = self
             .store
             .region_name(&citizen.region)

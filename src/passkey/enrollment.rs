@@ -29,8 +29,9 @@ struct EnrollmentPayload {
 fn duplicate_error() -> AppError {
     AppError::conflict(
         "possible_duplicate",
-        "Someone with the same name, birth date and region is already enrolled. \
-         Please visit a registrar office with an identity document to resolve this.",
+        "This enrollment cannot be completed online. If you have a letter from the population \
+         register, enroll with the activation code it gives you; otherwise visit a registrar \
+         office with an identity document.",
     )
 }
 

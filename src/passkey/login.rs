@@ -62,12 +62,23 @@ impl Passkeys {
             .find_passkey_by_credential(credential_id)
             .await?
             .ok_or_else(unknown)?;
-        // A passkey keeps the user handle of the citizen it was made for; after
-        // a merge it belongs to the surviving citizen.
+        // A passkey keeps the user handle of the citizen it was made for;
+        // one re-bound at a merge belongs to the survivor, however many
+        // merges away.
         if stored.citizen_id != user_handle
-            && self.store.merged_into(CitizenId(user_handle)).await? != Some(stored.citizen_id)
+            && !self
+                .merged_into_survivor(CitizenId(user_handle), CitizenId(stored.citizen_id))
+                .await?
         {
             return Err(unknown());
+        }
+        if stored.disabled_at.is_some() {
+            return Err(AppError::forbidden(
+                "passkey_disabled",
+                "This passkey is disabled because it once reported an unexpected signature \
+                 counter, which can mean it was copied. Sign in with another passkey, or visit \
+                 a registrar office to have it reviewed.",
+            ));
         }
         let mut passkey: Passkey = parse_json(&stored.passkey)?;
         let result = match self.webauthn.finish_discoverable_authentication(
@@ -77,18 +88,22 @@ impl Passkeys {
         ) {
             Ok(result) => result,
             Err(webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise) => {
-                self.store
-                    .insert_credential_incident(
-                        &stored,
-                        presented_counter(&credential),
-                        self.clock.unix(),
-                    )
-                    .await?;
+                // Recorded and disabled together: a copy must not keep
+                // working while a registrar has not looked at it.
+                let mut tx = self.store.begin().await?;
+                tx.insert_credential_incident(
+                    &stored,
+                    presented_counter(&credential),
+                    self.clock.unix(),
+                )
+                .await?;
+                tx.disable_passkey(stored.id, self.clock.unix()).await?;
+                tx.commit().await?;
                 return Err(AppError::forbidden(
                     "possible_cloned_authenticator",
                     "This passkey reported an unexpected signature counter, which can mean it was \
-                 copied. It has been flagged for review; sign in with another passkey or visit \
-                 a registrar office.",
+                 copied. It has been disabled until a registrar reviews it; sign in with another \
+                 passkey or visit a registrar office.",
                 ));
             }
             Err(e) => return Err(webauthn_error(e)),
@@ -115,5 +130,25 @@ impl Passkeys {
         tx.insert_session(&session_row).await?;
         tx.commit().await?;
         Ok((citizen, token))
+    }
+
+    /// Whether `merged` was folded, through one merge or a chain of them,
+    /// into `survivor`.
+    async fn merged_into_survivor(
+        &self,
+        merged: CitizenId,
+        survivor: CitizenId,
+    ) -> Result<bool, AppError> {
+        // A chain longer than this is a loop, which merges cannot make.
+        const MAX_HOPS: usize = 16;
+        let mut at = merged;
+        for _ in 0..MAX_HOPS {
+            match self.store.merged_into(at).await? {
+                Some(next) if CitizenId(next) == survivor => return Ok(true),
+                Some(next) => at = CitizenId(next),
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 }

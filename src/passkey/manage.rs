@@ -8,9 +8,52 @@ use super::*;
 use crate::error::AppError;
 use crate::store::{PasskeyRow, SignedIn};
 
+/// How recent a user-verified sign-in must be to add a passkey (seconds).
+pub const ADD_PASSKEY_WITHIN: i64 = 5 * 60;
+
 impl Passkeys {
+    /// 403 unless the session's passkey sign-in verified the user (PIN,
+    /// fingerprint or face) within the last five minutes: a stolen session
+    /// alone cannot plant a passkey of its own.
+    fn require_fresh_verification(&self, who: &SignedIn) -> Result<(), AppError> {
+        let age = self.clock.unix() - who.session.auth_time;
+        if !who.session.user_verified || age > ADD_PASSKEY_WITHIN {
+            return Err(AppError::forbidden(
+                "reauthentication_required",
+                "Adding a passkey needs a sign-in with your passkey, confirmed with your PIN, \
+                 fingerprint or face, within the last 5 minutes. Sign in again, then add it.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes one of the citizen's passkeys, never the last, and ends every
+    /// session signed in with it.
+    pub async fn remove(&self, who: &SignedIn, id: uuid::Uuid) -> Result<(), AppError> {
+        let citizen = who.citizen.id;
+        let mut tx = self.store.begin_write().await?;
+        tx.lock_citizen(citizen).await?;
+        if tx.delete_passkey_unless_last(citizen, id).await? {
+            tx.delete_sessions_with_passkey(id).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        tx.rollback().await?;
+        let mine = self.store.list_passkeys(citizen).await?;
+        if mine.iter().any(|p| p.id == id) {
+            Err(AppError::conflict(
+                "last_passkey",
+                "This is your only passkey. Add another passkey before removing this one, \
+                 or you could not sign in any more.",
+            ))
+        } else {
+            Err(AppError::not_found("You have no passkey with this id."))
+        }
+    }
+
     /// Starts adding a passkey for a signed-in citizen; existing ones are excluded.
     pub async fn start_add_passkey(&self, who: &SignedIn) -> Result<Started, AppError> {
+        self.require_fresh_verification(who)?;
         let existing = self.store.list_passkeys(who.citizen.id).await?;
         let exclude = existing
             .iter()
@@ -51,6 +94,7 @@ impl Passkeys {
                 "This ceremony was started by someone else. Start again.",
             ));
         }
+        self.require_fresh_verification(who)?;
         let registration: PasskeyRegistration = parse_json(&row.state)?;
         self.refuse_known_credential(&credential).await?;
         let passkey = self

@@ -77,6 +77,7 @@ impl Passkeys {
             sign_count: i64::from(credential.counter),
             created_at: self.clock.unix(),
             last_used_at: None,
+            disabled_at: None,
         })
     }
 

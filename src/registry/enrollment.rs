@@ -40,6 +40,7 @@ pub async fn enroll(
         &citizen.region,
     );
     let mut tx = store.begin_write().await?;
+    tx.lock_identity(&key).await?;
     let existing = tx.citizen_by_dedup_key(&key).await?;
     if let (Some(id), None) = (existing, register_ref) {
         return Ok(Enrolled::Duplicate(id));

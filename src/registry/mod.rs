@@ -12,7 +12,7 @@ use ring::hmac;
 
 use crate::clock::Clock;
 use crate::domain::region::{SAMPLE_REGIONS_CSV, parse_regions_csv};
-use crate::domain::{Citizen, CitizenId, CitizenStatus, NationalId, NewCitizen};
+use crate::domain::{Citizen, CitizenId, CitizenStatus, NationalId, NewCitizen, dedup_key};
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError, Tx};
 
@@ -74,6 +74,24 @@ pub async fn insert_drawing_numbers(
         citizen.national_id = NationalId::generate();
     }
     Ok(false)
+}
+
+/// Recomputes the duplicate-check keys made before the current
+/// `dedup_key` (at start-up; a no-op once done). Any instance may run it:
+/// each key is a function of the record alone.
+pub async fn rekey_citizens(store: &Store) -> Result<u64, StoreError> {
+    let mut done = 0;
+    loop {
+        let stale = store.citizens_with_stale_keys(1000).await?;
+        if stale.is_empty() {
+            return Ok(done);
+        }
+        for c in &stale {
+            let key = dedup_key(&c.given_name, &c.family_name, c.birth_date, &c.region);
+            store.set_dedup_key(c.id, &key).await?;
+            done += 1;
+        }
+    }
 }
 
 /// Loads regions at start-up: the given file, or the sample file into an

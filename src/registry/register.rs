@@ -15,6 +15,7 @@ use super::RegistryKeys;
 use super::activation::ActivationCode;
 use crate::audit::AuditEvent;
 use crate::domain::{PersonName, RegionCode, parse_birth_date};
+use crate::encoding::spreadsheet_cell;
 use crate::store::{RegisterBatchRow, Store, StoreError, Tx};
 
 /// Largest register file accepted; larger registers are split into several
@@ -139,6 +140,10 @@ impl<R: Read> Read for Limited<R> {
 pub struct ImportSource {
     pub name: String,
     pub actor: String,
+    /// Days the activation codes of this import stay valid.
+    pub code_days: u32,
+    /// Where the letters (with the activation codes) go, for the audit log.
+    pub letters_to: String,
 }
 
 /// A checked row, before it gets its code.
@@ -249,9 +254,13 @@ pub async fn import<R: Read, W: Write>(
             "region",
             "phone",
             "activation_code",
+            "expires_on",
         ])
         .map_err(ImportError::Letters)?;
 
+    let code_days = i64::from(source.code_days);
+    let expires_on =
+        crate::domain::citizen::iso_date::format(today + time::Duration::days(code_days));
     let import_id = Uuid::new_v4();
     let mut report = Report {
         import_id: Some(import_id),
@@ -320,15 +329,18 @@ pub async fn import<R: Read, W: Write>(
             Err(reason) => report.fail(line, reason),
             Ok(row) => {
                 let code = ActivationCode::generate();
-                let code_text = code.to_string();
+                // Names and references come from the register file, and a
+                // print shop opens the letters in a spreadsheet. (A phone
+                // was checked to be + and digits: no formula.)
                 letters
                     .write_record([
-                        row.register_ref.as_str(),
-                        row.given_name.as_str(),
-                        row.family_name.as_str(),
-                        row.region.as_str(),
-                        row.phone.as_deref().unwrap_or(""),
-                        code_text.as_str(),
+                        spreadsheet_cell(&row.register_ref),
+                        spreadsheet_cell(&row.given_name),
+                        spreadsheet_cell(&row.family_name),
+                        row.region.clone(),
+                        row.phone.clone().unwrap_or_default(),
+                        code.to_string(),
+                        expires_on.clone(),
                     ])
                     .map_err(ImportError::Letters)?;
                 batch.push(RegisterBatchRow {
@@ -339,6 +351,7 @@ pub async fn import<R: Read, W: Write>(
                     region_code: row.region,
                     phone: row.phone,
                     code_hash: keys.activation_hash(&code),
+                    code_expires_at: now + code_days * 86_400,
                     line: line as i64,
                 });
             }
@@ -362,7 +375,11 @@ pub async fn import<R: Read, W: Write>(
         source.actor.clone(),
         "register.import",
         format!("import:{import_id}"),
-        serde_json::json!({ "source": source.name, "rows": report.rows }),
+        serde_json::json!({
+            "source": source.name,
+            "rows": report.rows,
+            "letters_to": source.letters_to,
+        }),
         now,
     );
     for ((campaign, region), rows) in &campaigns.added {

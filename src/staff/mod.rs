@@ -124,9 +124,6 @@ pub async fn check_region(
     }
     Err(AppError::forbidden(
         "outside_your_regions",
-        format!(
-            "This citizen is registered in region {region}, which is not one of your regions. \
-             Refer the case to a registrar of that region."
-        ),
+        "This citizen is not in your regions. Refer the case to a registrar of their region.",
     ))
 }

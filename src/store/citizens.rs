@@ -5,7 +5,9 @@ use std::sync::LazyLock;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use super::tx::TxInner;
 use super::{Store, StoreError, Tx, on_pool};
+use crate::domain::citizen::DEDUP_KEY_VERSION;
 use crate::domain::{
     AssuranceLevel, Citizen, CitizenId, CitizenStatus, NationalId, PersonName, RegionCode,
 };
@@ -21,6 +23,8 @@ fn select_where(condition: &str) -> String {
 
 static BY_ID: LazyLock<String> = LazyLock::new(|| select_where("id = $1"));
 static BY_NATIONAL_ID: LazyLock<String> = LazyLock::new(|| select_where("national_id = $1"));
+static STALE_KEYS: LazyLock<String> =
+    LazyLock::new(|| select_where("dedup_version < $1 ORDER BY id LIMIT $2"));
 static BY_DEDUP_KEY: LazyLock<String> =
     LazyLock::new(|| select_where("dedup_key = $1 ORDER BY created_at LIMIT 1"));
 
@@ -53,8 +57,8 @@ impl TryFrom<CitizenRow> for Citizen {
             status: CitizenStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
             assurance_level: AssuranceLevel::from_i16(r.assurance_level)
                 .ok_or_else(|| corrupt("assurance_level"))?,
-            given_name: PersonName::parse(&r.given_name).map_err(|_| corrupt("given_name"))?,
-            family_name: PersonName::parse(&r.family_name).map_err(|_| corrupt("family_name"))?,
+            given_name: PersonName::stored(&r.given_name),
+            family_name: PersonName::stored(&r.family_name),
             birth_date: r.birth_date,
             region: RegionCode::parse(&r.region_code).map_err(|_| corrupt("region_code"))?,
             created_at: timestamp(r.created_at)?,
@@ -70,8 +74,8 @@ impl Tx {
     pub async fn insert_citizen(&mut self, c: &Citizen) -> Result<bool, StoreError> {
         let inserted: Option<Uuid> = on_pool!(tx self, |conn| sqlx::query_scalar(
             "INSERT INTO citizens (id, national_id, status, assurance_level, given_name, \
-             family_name, birth_date, region_code, created_at, updated_at, dedup_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             family_name, birth_date, region_code, created_at, updated_at, dedup_key, \
+             dedup_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (national_id) DO NOTHING RETURNING id"
         )
         .bind(c.id.0)
@@ -90,9 +94,39 @@ impl Tx {
             c.birth_date,
             &c.region,
         ))
+        .bind(DEDUP_KEY_VERSION)
         .fetch_optional(&mut *conn)
         .await)?;
         Ok(inserted.is_some())
+    }
+
+    /// Holds the citizen's row until this transaction ends, so changes to
+    /// what they own (their passkeys) run one after the other. PostgreSQL
+    /// locks the row; SQLite's `begin_write` holds the only write lock.
+    pub async fn lock_citizen(&mut self, citizen: CitizenId) -> Result<(), StoreError> {
+        if let TxInner::Postgres(held) = &mut self.0 {
+            sqlx::query("SELECT id FROM citizens WHERE id = $1 FOR UPDATE")
+                .bind(citizen.0)
+                .fetch_optional(held.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Holds the identity `key` until this transaction ends: parallel
+    /// enrollments of one person run their duplicate check one after the
+    /// other. (The upsert takes the row's lock on PostgreSQL; SQLite's
+    /// `begin_write` holds the only write lock already.)
+    pub async fn lock_identity(&mut self, key: &str) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO identity_locks (dedup_key) VALUES ($1) \
+             ON CONFLICT (dedup_key) DO UPDATE SET dedup_key = excluded.dedup_key"
+        )
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     /// The first citizen whose duplicate-check key is `key`.
@@ -168,6 +202,31 @@ impl Store {
                 .fetch_optional(pool)
                 .await)?;
         row.map(Citizen::try_from).transpose()
+    }
+
+    /// Up to `limit` citizens whose duplicate-check key is older than
+    /// `DEDUP_KEY_VERSION`.
+    pub async fn citizens_with_stale_keys(&self, limit: i64) -> Result<Vec<Citizen>, StoreError> {
+        let rows: Vec<CitizenRow> = on_pool!(self, |pool| sqlx::query_as(STALE_KEYS.as_str())
+            .bind(DEDUP_KEY_VERSION)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Citizen::try_from).collect()
+    }
+
+    /// Stores a recomputed duplicate-check key.
+    pub async fn set_dedup_key(&self, citizen: CitizenId, key: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE citizens SET dedup_key = $1, dedup_version = $2 WHERE id = $3"
+        )
+        .bind(key)
+        .bind(DEDUP_KEY_VERSION)
+        .bind(citizen.0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
     }
 
     pub async fn count_citizens(&self) -> Result<i64, StoreError> {

@@ -109,4 +109,64 @@ impl Store {
         .map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
+
+    /// The clients whose tokens `resource_server` may introspect.
+    pub async fn introspection_targets(
+        &self,
+        resource_server: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT client_id FROM client_introspectors WHERE resource_server_id = $1 \
+             ORDER BY client_id"
+        )
+        .bind(resource_server)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Whether `resource_server` may introspect the tokens of `client`.
+    pub async fn may_introspect(
+        &self,
+        resource_server: &str,
+        client: &str,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i32> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+            "SELECT 1 FROM client_introspectors WHERE resource_server_id = $1 AND client_id = $2"
+        )
+        .bind(resource_server)
+        .bind(client)
+        .fetch_optional(pool)
+        .await
+        })?;
+        Ok(found.is_some())
+    }
+
+    /// Replaces the clients whose tokens `resource_server` may introspect.
+    pub async fn set_introspection_targets(
+        &self,
+        resource_server: &str,
+        clients: &[String],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        on_pool!(tx tx, |conn| sqlx::query(
+            "DELETE FROM client_introspectors WHERE resource_server_id = $1"
+        )
+        .bind(resource_server)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        for client in clients {
+            on_pool!(tx tx, |conn| sqlx::query(
+                "INSERT INTO client_introspectors (client_id, resource_server_id) \
+                 VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            )
+            .bind(client)
+            .bind(resource_server)
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await
+    }
 }

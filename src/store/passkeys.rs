@@ -21,6 +21,8 @@ pub struct PasskeyRow {
     pub sign_count: i64,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// Set when the passkey was disabled for review (a counter regression).
+    pub disabled_at: Option<i64>,
 }
 
 /// A possible duplicate noticed at enrollment.
@@ -38,7 +40,8 @@ pub struct DuplicateAttempt {
 }
 
 const PASSKEY_COLUMNS: &str = "SELECT id, citizen_id, credential_id, passkey, name, \
-     backup_eligible, backup_state, sign_count, created_at, last_used_at FROM passkeys";
+     backup_eligible, backup_state, sign_count, created_at, last_used_at, disabled_at \
+     FROM passkeys";
 
 static BY_CREDENTIAL: LazyLock<String> =
     LazyLock::new(|| format!("{PASSKEY_COLUMNS} WHERE credential_id = $1"));
@@ -69,11 +72,12 @@ impl Tx {
     }
 
     /// Stores what a sign-in changed in a passkey: its credential state,
-    /// counter, backup state and last use.
+    /// counter, backup state and last use. The counter only moves forward:
+    /// a parallel sign-in that stored a higher one wins.
     pub async fn record_passkey_use(&mut self, p: &PasskeyRow) -> Result<(), StoreError> {
         on_pool!(tx self, |conn| sqlx::query(
             "UPDATE passkeys SET passkey = $1, sign_count = $2, backup_state = $3, \
-             last_used_at = $4 WHERE id = $5"
+             last_used_at = $4 WHERE id = $5 AND sign_count <= $2"
         )
         .bind(&p.passkey)
         .bind(p.sign_count)
@@ -86,12 +90,98 @@ impl Tx {
         Ok(())
     }
 
-    /// Opens a duplicate case for registrars.
+    /// Deletes a passkey unless it is the citizen's last one; returns
+    /// whether a row was deleted. Run it holding `lock_citizen`, so two
+    /// parallel removals cannot both see two passkeys.
+    pub async fn delete_passkey_unless_last(
+        &mut self,
+        citizen: CitizenId,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "DELETE FROM passkeys WHERE id = $1 AND citizen_id = $2 \
+             AND (SELECT COUNT(*) FROM passkeys WHERE citizen_id = $2) > 1"
+        )
+        .bind(id)
+        .bind(citizen.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Ends every session signed in with a passkey.
+    pub async fn delete_sessions_with_passkey(&mut self, passkey: Uuid) -> Result<u64, StoreError> {
+        Ok(on_pool!(tx self, |conn| sqlx::query(
+            "DELETE FROM sessions WHERE passkey_id = $1"
+        )
+        .bind(passkey)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    /// Disables a passkey until a registrar has reviewed it.
+    pub async fn disable_passkey(&mut self, id: Uuid, at: i64) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE passkeys SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL"
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Enables a disabled passkey of `citizen` again; false if there is none.
+    pub async fn enable_passkey(
+        &mut self,
+        citizen: CitizenId,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE passkeys SET disabled_at = NULL \
+             WHERE id = $1 AND citizen_id = $2 AND disabled_at IS NOT NULL"
+        )
+        .bind(id)
+        .bind(citizen.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Records a signature counter that went backwards.
+    pub async fn insert_credential_incident(
+        &mut self,
+        passkey: &PasskeyRow,
+        presented: i64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(tx self, |conn| sqlx::query(
+            "INSERT INTO credential_incidents (id, passkey_id, citizen_id, kind, stored_count, \
+             presented_count, at) VALUES ($1, $2, $3, 'counter_regression', $4, $5, $6)"
+        )
+        .bind(Uuid::new_v4())
+        .bind(passkey.id)
+        .bind(passkey.citizen_id)
+        .bind(passkey.sign_count)
+        .bind(presented)
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Opens a duplicate case for registrars. A refused attempt (no second
+    /// citizen) matching a person who already has an open case adds nothing.
     pub async fn insert_duplicate_case(&mut self, a: &DuplicateAttempt) -> Result<(), StoreError> {
         on_pool!(tx self, |conn| sqlx::query(
             "INSERT INTO enrollment_duplicates (id, given_name, family_name, birth_date, \
              region_code, matched_citizen_id, attempted_at, duplicate_citizen_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING"
         )
         .bind(a.id)
         .bind(&a.given_name)
@@ -173,52 +263,10 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Deletes a passkey unless it is the citizen's last one; returns whether
-    /// a row was deleted.
-    pub async fn delete_passkey_unless_last(
-        &self,
-        citizen: CitizenId,
-        id: Uuid,
-    ) -> Result<bool, StoreError> {
-        let n = on_pool!(self, |pool| sqlx::query(
-            "DELETE FROM passkeys WHERE id = $1 AND citizen_id = $2 \
-             AND (SELECT COUNT(*) FROM passkeys WHERE citizen_id = $2) > 1"
-        )
-        .bind(id)
-        .bind(citizen.0)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(n == 1)
-    }
-
     /// Keeps a refused enrollment that matched an existing citizen.
     pub async fn insert_duplicate_attempt(&self, a: &DuplicateAttempt) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         tx.insert_duplicate_case(a).await?;
         tx.commit().await
-    }
-
-    /// Records a signature counter that went backwards.
-    pub async fn insert_credential_incident(
-        &self,
-        passkey: &PasskeyRow,
-        presented: i64,
-        at: i64,
-    ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO credential_incidents (id, passkey_id, citizen_id, kind, stored_count, \
-             presented_count, at) VALUES ($1, $2, $3, 'counter_regression', $4, $5, $6)"
-        )
-        .bind(Uuid::new_v4())
-        .bind(passkey.id)
-        .bind(passkey.citizen_id)
-        .bind(passkey.sign_count)
-        .bind(presented)
-        .bind(at)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
     }
 }

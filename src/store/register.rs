@@ -18,6 +18,8 @@ pub struct RegisterBatchRow {
     pub region_code: String,
     pub phone: Option<String>,
     pub code_hash: String,
+    /// When the activation code stops working.
+    pub code_expires_at: i64,
     pub line: i64,
 }
 
@@ -40,21 +42,27 @@ pub struct RegisterEntry {
     pub birth_date: time::Date,
     pub region_code: String,
     pub citizen_id: Option<Uuid>,
+    /// When the activation code stops working (`None`: imported without).
+    pub code_expires_at: Option<i64>,
+    /// Wrong dates of birth tried with the code so far.
+    pub wrong_birth_dates: i32,
 }
 
 const SCOPES: &str = "SELECT cr.region_code, cr.campaign_id, c.born_by FROM campaign_regions cr \
      JOIN campaigns c ON c.id = cr.campaign_id";
 
 const INSERT_ONE: &str = "INSERT INTO register_entries (register_ref, given_name, family_name, \
-     birth_date, region_code, phone, code_hash, import_id, import_line) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     birth_date, region_code, phone, code_hash, import_id, import_line, code_expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
      ON CONFLICT (register_ref) DO NOTHING RETURNING register_ref";
 
 /// PostgreSQL takes a whole batch as arrays in one statement.
 const INSERT_BATCH_PG: &str = "INSERT INTO register_entries (register_ref, given_name, \
-     family_name, birth_date, region_code, phone, code_hash, import_id, import_line) \
-     SELECT r, g, f, b, reg, p, h, $8, l FROM UNNEST($1::text[], $2::text[], $3::text[], \
-     $4::date[], $5::text[], $6::text[], $7::text[], $9::bigint[]) AS t(r, g, f, b, reg, p, h, l) \
+     family_name, birth_date, region_code, phone, code_hash, import_id, import_line, \
+     code_expires_at) \
+     SELECT r, g, f, b, reg, p, h, $8, l, e FROM UNNEST($1::text[], $2::text[], $3::text[], \
+     $4::date[], $5::text[], $6::text[], $7::text[], $9::bigint[], $10::bigint[]) \
+     AS t(r, g, f, b, reg, p, h, l, e) \
      ON CONFLICT (register_ref) DO NOTHING RETURNING register_ref";
 
 const HOLDER: &str = "SELECT import_id, import_line FROM register_entries WHERE register_ref = $1";
@@ -112,6 +120,7 @@ impl Tx {
                         .bind(&row.code_hash)
                         .bind(import)
                         .bind(row.line)
+                        .bind(row.code_expires_at)
                         .fetch_optional(&mut *tx)
                         .await?;
                     if inserted.is_none() {
@@ -137,6 +146,7 @@ impl Tx {
                     .bind(col(|r| r.code_hash.clone()))
                     .bind(import)
                     .bind(rows.iter().map(|r| r.line).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.code_expires_at).collect::<Vec<_>>())
                     .fetch_all(&mut *tx)
                     .await?;
                 if inserted.len() < rows.len() {
@@ -207,6 +217,20 @@ impl Tx {
         Ok(())
     }
 
+    /// Unlocks a register row's activation code (a registrar's decision)
+    /// and forgets its wrong tries; false when the row is not locked.
+    pub async fn unlock_register_entry(&mut self, register_ref: &str) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE register_entries SET locked_at = NULL, wrong_birth_dates = 0 \
+             WHERE register_ref = $1 AND locked_at IS NOT NULL"
+        )
+        .bind(register_ref)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// Links an unclaimed register row and `citizen` to each other; false
     /// (nothing changed) when a citizen has claimed the row already.
     pub async fn claim_register_entry(
@@ -240,19 +264,47 @@ impl Tx {
 }
 
 impl Store {
-    /// Register rows whose activation code hashes to `code_hash` (almost
-    /// always one; two 60-bit codes may coincide in a huge register).
-    pub async fn register_entries_by_code(
+    /// Tries `birth_date` against the unlocked register rows whose
+    /// activation code hashes to `code_hash` (almost always one; two 60-bit
+    /// codes may coincide in a huge register), in one statement that counts
+    /// and decides: a row whose date differs counts a wrong date, and locks
+    /// at `max_wrong`; a locked row is not tried. Returns the rows tried, as
+    /// they are afterwards.
+    pub async fn try_activation_code(
         &self,
         code_hash: &str,
+        birth_date: time::Date,
+        now: i64,
+        max_wrong: i32,
     ) -> Result<Vec<RegisterEntry>, StoreError> {
         Ok(on_pool!(self, |pool| sqlx::query_as(
-            "SELECT register_ref, given_name, family_name, birth_date, region_code, citizen_id \
-             FROM register_entries WHERE code_hash = $1 LIMIT 4"
+            "UPDATE register_entries SET \
+             wrong_birth_dates = wrong_birth_dates + \
+                 CASE WHEN birth_date = $2 THEN 0 ELSE 1 END, \
+             locked_at = CASE WHEN birth_date <> $2 AND wrong_birth_dates + 1 >= $4 \
+                 THEN $3 ELSE locked_at END \
+             WHERE code_hash = $1 AND locked_at IS NULL \
+             RETURNING register_ref, given_name, family_name, birth_date, region_code, \
+             citizen_id, code_expires_at, wrong_birth_dates"
         )
         .bind(code_hash)
+        .bind(birth_date)
+        .bind(now)
+        .bind(max_wrong)
         .fetch_all(pool)
         .await)?)
+    }
+
+    /// Whether a register row with this activation code is locked.
+    pub async fn activation_code_locked(&self, code_hash: &str) -> Result<bool, StoreError> {
+        let found: Option<i32> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT 1 FROM register_entries WHERE code_hash = $1 AND locked_at IS NOT NULL \
+             LIMIT 1"
+        )
+        .bind(code_hash)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.is_some())
     }
 
     pub async fn find_register_entry(
@@ -260,7 +312,8 @@ impl Store {
         register_ref: &str,
     ) -> Result<Option<RegisterEntry>, StoreError> {
         Ok(on_pool!(self, |pool| sqlx::query_as(
-            "SELECT register_ref, given_name, family_name, birth_date, region_code, citizen_id \
+            "SELECT register_ref, given_name, family_name, birth_date, region_code, \
+             citizen_id, code_expires_at, wrong_birth_dates \
              FROM register_entries WHERE register_ref = $1"
         )
         .bind(register_ref)

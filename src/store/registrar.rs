@@ -238,21 +238,35 @@ impl Tx {
         Ok(())
     }
 
-    /// Moves every passkey of one citizen to another.
-    pub async fn move_passkeys(
+    /// Moves one passkey from one citizen to another; false if `from` no
+    /// longer holds it.
+    pub async fn move_passkey(
         &mut self,
+        id: Uuid,
         from: CitizenId,
         to: CitizenId,
-    ) -> Result<(), StoreError> {
-        on_pool!(tx self, |conn| sqlx::query(
-            "UPDATE passkeys SET citizen_id = $1 WHERE citizen_id = $2"
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE passkeys SET citizen_id = $1 WHERE id = $2 AND citizen_id = $3"
         )
         .bind(to.0)
+        .bind(id)
         .bind(from.0)
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(())
+        Ok(n == 1)
+    }
+
+    /// Deletes every passkey of a citizen; returns how many there were.
+    pub async fn delete_passkeys_of(&mut self, citizen: CitizenId) -> Result<u64, StoreError> {
+        Ok(on_pool!(tx self, |conn| sqlx::query(
+            "DELETE FROM passkeys WHERE citizen_id = $1"
+        )
+        .bind(citizen.0)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?)
     }
 
     /// Closes an open duplicate case with `resolution` (`merged` or
@@ -363,6 +377,27 @@ impl Store {
         .fetch_optional(pool)
         .await)?;
         Ok(r.flatten())
+    }
+
+    /// A living citizen other than `except` whose proofing records hold the
+    /// document `document_hash`.
+    pub async fn living_citizen_with_document(
+        &self,
+        document_hash: &str,
+        except: CitizenId,
+    ) -> Result<Option<CitizenId>, StoreError> {
+        let found: Option<Uuid> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+            "SELECT p.citizen_id FROM proofing_records p JOIN citizens c ON c.id = p.citizen_id \
+             WHERE p.document_hash = $1 AND p.citizen_id <> $2 \
+             AND c.status IN ('active', 'suspended') LIMIT 1"
+        )
+        .bind(document_hash)
+        .bind(except.0)
+        .fetch_optional(pool)
+        .await
+        })?;
+        Ok(found.map(CitizenId))
     }
 
     /// The proofing records of a citizen, newest first.

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use std::sync::LazyLock;
 
 use super::registrar::SCOPE_CTE;
+use super::tx::TxInner;
 use super::{Store, StoreError, Tx, on_pool};
 use crate::domain::CitizenId;
 
@@ -40,6 +41,10 @@ pub struct InvitationRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub used_by: Option<Uuid>,
+    /// The national ID of the one citizen who may accept it, if named.
+    pub for_national_id: Option<String>,
+    /// Made while nobody held the admin role.
+    pub bootstrap: bool,
 }
 
 static COVERS: LazyLock<String> =
@@ -49,7 +54,8 @@ impl Tx {
     pub async fn insert_invitation(&mut self, inv: &InvitationRow) -> Result<(), StoreError> {
         on_pool!(tx self, |conn| sqlx::query(
             "INSERT INTO staff_invitations (token_hash, role, regions, created_by, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
+             created_at, expires_at, for_national_id, bootstrap) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         )
         .bind(&inv.token_hash)
         .bind(&inv.role)
@@ -57,6 +63,8 @@ impl Tx {
         .bind(&inv.created_by)
         .bind(inv.created_at)
         .bind(inv.expires_at)
+        .bind(&inv.for_national_id)
+        .bind(inv.bootstrap)
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
@@ -81,6 +89,64 @@ impl Tx {
         .bind(token_hash)
         .fetch_optional(&mut *conn)
         .await)?)
+    }
+
+    /// Ends every live bootstrap invitation (a new one replaces them).
+    pub async fn expire_bootstrap_invitations(&mut self, now: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(tx self, |conn| sqlx::query(
+            "UPDATE staff_invitations SET expires_at = $1 \
+             WHERE bootstrap AND used_at IS NULL AND expires_at > $1"
+        )
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    /// Takes a role away; returns how many rows went (a registrar may hold
+    /// the role for several regions: `region_code` `None` takes all).
+    pub async fn revoke_role(
+        &mut self,
+        citizen: CitizenId,
+        role: &str,
+        region_code: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        Ok(on_pool!(tx self, |conn| sqlx::query(
+            "DELETE FROM staff_roles WHERE citizen_id = $1 AND role = $2 \
+             AND ($3 IS NULL OR region_code = $3)"
+        )
+        .bind(citizen.0)
+        .bind(role)
+        .bind(region_code)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    /// The citizens holding `role`, their rows locked until this
+    /// transaction ends (PostgreSQL; SQLite's `begin_write` holds the only
+    /// write lock), so two changes of one role run one after the other.
+    pub async fn lock_role_holders(&mut self, role: &str) -> Result<Vec<CitizenId>, StoreError> {
+        let ids: Vec<Uuid> = match &mut self.0 {
+            TxInner::Postgres(held) => {
+                sqlx::query_scalar(
+                    "SELECT citizen_id FROM staff_roles WHERE role = $1 \
+                     ORDER BY citizen_id, region_code FOR UPDATE",
+                )
+                .bind(role)
+                .fetch_all(held.conn())
+                .await?
+            }
+            TxInner::Sqlite(held) => {
+                sqlx::query_scalar("SELECT citizen_id FROM staff_roles WHERE role = $1")
+                    .bind(role)
+                    .fetch_all(held.conn())
+                    .await?
+            }
+        };
+        let mut out: Vec<CitizenId> = ids.into_iter().map(CitizenId).collect();
+        out.dedup();
+        Ok(out)
     }
 
     /// Grants a role (for registrars, one region; otherwise `""`); granting
@@ -155,13 +221,24 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// When the live bootstrap invitation expires, if there is one.
+    pub async fn live_bootstrap_invitation(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT MAX(expires_at) FROM staff_invitations \
+             WHERE bootstrap AND used_at IS NULL AND expires_at > $1"
+        )
+        .bind(now)
+        .fetch_one(pool)
+        .await)?)
+    }
+
     pub async fn find_invitation(
         &self,
         token_hash: &str,
     ) -> Result<Option<InvitationRow>, StoreError> {
         Ok(on_pool!(self, |pool| sqlx::query_as(
             "SELECT token_hash, role, regions, created_by, created_at, expires_at, used_at, \
-             used_by FROM staff_invitations WHERE token_hash = $1"
+             used_by, for_national_id, bootstrap FROM staff_invitations WHERE token_hash = $1"
         )
         .bind(token_hash)
         .fetch_optional(pool)

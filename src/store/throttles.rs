@@ -1,46 +1,47 @@
-//! Failure counters for guessing throttles: one fixed window per key, shared
-//! by every instance because it lives in the database.
+//! Attempt counters for guessing throttles: one fixed window per key,
+//! shared by every instance because it lives in the database.
 
 use super::{Store, StoreError, on_pool};
 
 impl Store {
-    /// Failures recorded for `key` in the window still open at `now`, and
-    /// when that window started.
-    pub async fn throttle_failures(
+    /// Counts one more attempt for `key`, opening a new window when the last
+    /// one has closed; returns the attempts in the window (this one
+    /// included) and when it started. One statement: parallel attempts each
+    /// see their own count.
+    pub async fn throttle_attempt(
         &self,
         key: &str,
         now: i64,
         window: i64,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        let row: Option<(i64, i64)> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT CAST(failures AS BIGINT), window_start FROM throttles \
-             WHERE key = $1 AND window_start > $2"
+    ) -> Result<(i64, i64), StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "INSERT INTO throttles (key, window_start, failures) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+             failures = CASE WHEN throttles.window_start <= $3 THEN 1 \
+                        ELSE throttles.failures + 1 END, \
+             window_start = CASE WHEN throttles.window_start <= $3 THEN $2 \
+                            ELSE throttles.window_start END \
+             RETURNING CAST(failures AS BIGINT), window_start"
         )
         .bind(key)
+        .bind(now)
         .bind(now - window)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(row)
+        .fetch_one(pool)
+        .await)?)
     }
 
-    /// Counts one more failure for `key`, opening a new window when the last
-    /// one has closed.
-    pub async fn record_throttle_failure(
+    /// Takes one attempt back from `key`'s open window.
+    pub async fn throttle_forgive(
         &self,
         key: &str,
         now: i64,
         window: i64,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO throttles (key, window_start, failures) VALUES ($1, $2, 1) \
-             ON CONFLICT (key) DO UPDATE SET \
-             failures = CASE WHEN throttles.window_start <= $3 THEN 1 \
-                        ELSE throttles.failures + 1 END, \
-             window_start = CASE WHEN throttles.window_start <= $3 THEN $2 \
-                            ELSE throttles.window_start END"
+            "UPDATE throttles SET failures = failures - 1 \
+             WHERE key = $1 AND window_start > $2 AND failures > 0"
         )
         .bind(key)
-        .bind(now)
         .bind(now - window)
         .execute(pool)
         .await

@@ -109,6 +109,16 @@ async fn passkeys_can_be_added_renamed_and_removed(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(removed.status(), 204);
+    // The session signed in with the removed passkey ended with it.
+    assert_error(
+        me(&app).await,
+        401,
+        "not_signed_in",
+        "after removing its passkey",
+    )
+    .await;
+    let login = login_with(&app, &mut laptop, None, &Tweaks::default()).await;
+    assert_eq!(login.status(), 200);
     let last = app
         .client
         .delete(app.url(&format!("/api/v1/me/passkeys/{second}")))
@@ -127,13 +137,6 @@ async fn passkeys_can_be_added_renamed_and_removed(app: TestApp) {
     let list: Value = app.get("/api/v1/me/passkeys").await.json().await.unwrap();
     assert_eq!(list["passkeys"][0]["name"], "Work laptop");
 
-    // Sign in with the remaining (second) passkey.
-    assert_eq!(
-        app.post_json("/api/v1/logout", &json!({})).await.status(),
-        204
-    );
-    let login = login_with(&app, &mut laptop, None, &Tweaks::default()).await;
-    assert_eq!(login.status(), 200);
     // The removed one no longer works.
     assert_eq!(
         app.post_json("/api/v1/logout", &json!({})).await.status(),

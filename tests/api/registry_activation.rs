@@ -1,6 +1,7 @@
 //! Enrollment with the activation code from a register letter: level 2 at
 //! once, one use per code, typos caught before the database, and guessing
-//! throttled per code and per client address.
+//! held back per client network (the per-code lock is in
+//! `security_activation`).
 
 use civitas::store::Table;
 use serde_json::{Value, json};
@@ -183,46 +184,6 @@ async fn typos_are_caught_before_the_register_and_not_counted(app: TestApp) {
     enroll_with_code(&app, &letter.code, "1985-02-14").await;
 }
 
-async fn five_wrong_birth_dates_lock_a_code_for_an_hour(app: TestApp) {
-    let admin = admin(&app).await;
-    let letters = import_ok(&admin, &register_csv(&[ADAEZE, EMEKA])).await;
-    let code = letters[0].code.clone();
-    let browser = new_browser(&app);
-    for day in 1..=5 {
-        refused(
-            &app,
-            start_with_code(&browser, &code, &format!("1985-03-0{day}")),
-            400,
-            "activation_code_not_found",
-            &format!("wrong date {day}"),
-        )
-        .await;
-    }
-    // The sixth try with this code is held back, even with the right date.
-    let before = counts(&app).await;
-    let held = start_with_code(&browser, &code, "1985-02-14").await;
-    assert_eq!(
-        held.headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("3600")
-    );
-    assert_error(held, 429, "too_many_attempts", "sixth try").await;
-    assert_eq!(counts(&app).await, before);
-
-    // Another code from the same address is not held back.
-    enroll_with_code(&app, &letters[1].code, "1972-11-30").await;
-
-    app.clock.advance(time::Duration::minutes(30));
-    let held = start_with_code(&browser, &code, "1985-02-14").await;
-    assert_eq!(held.headers()["retry-after"], "1800");
-    assert_error(held, 429, "too_many_attempts", "half an hour later").await;
-
-    app.clock.advance(time::Duration::minutes(30));
-    let adaeze = enroll_with_code(&app, &code, "1985-02-14").await;
-    assert_eq!(adaeze.me().await["given_name"], "Adaeze");
-}
-
 async fn twenty_failures_from_one_address_hold_it_back_for_an_hour(app: TestApp) {
     let admin = admin(&app).await;
     let letter = one_resident(&admin, ADAEZE).await;
@@ -287,7 +248,6 @@ async fn a_register_enrollment_over_a_self_enrolled_match_opens_a_duplicate_case
 crate::on_both_backends!(
     a_letter_enrolls_a_verified_citizen_once,
     typos_are_caught_before_the_register_and_not_counted,
-    five_wrong_birth_dates_lock_a_code_for_an_hour,
     twenty_failures_from_one_address_hold_it_back_for_an_hour,
     a_register_enrollment_over_a_self_enrolled_match_opens_a_duplicate_case,
 );

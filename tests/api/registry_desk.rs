@@ -206,10 +206,13 @@ async fn a_registrar_verifies_in_person_and_keeps_a_proofing_record(app: TestApp
         "verified twice",
     )
     .await;
-    // Level 2 needs no request first: a walk-in is verified as well.
+    // Level 2 needs no request first: a walk-in (with their own document)
+    // is verified as well.
     let walk_in = citizen_in(&app, "Kunle", "NTH-RV").await;
+    let mut theirs = passport();
+    theirs["document_number"] = json!("P-9876 5432");
     registrar
-        .post_ok(&desk(&walk_in.national_id, "verify"), &passport(), 200)
+        .post_ok(&desk(&walk_in.national_id, "verify"), &theirs, 200)
         .await;
 }
 
@@ -368,7 +371,7 @@ async fn cases(registrar: &Person) -> Vec<Value> {
         .clone()
 }
 
-async fn merging_keeps_one_identity_and_moves_the_passkeys(app: TestApp) {
+async fn merging_keeps_one_identity_and_revokes_the_others_passkeys(app: TestApp) {
     let admin = admin(&app).await;
     let registrar = registrar(&app, "Rita", &["NTH"]).await;
     let letter = one_resident(
@@ -423,7 +426,8 @@ async fn merging_keeps_one_identity_and_moves_the_passkeys(app: TestApp) {
     )
     .await;
 
-    // The self-enrolled record is folded into the register one.
+    // The self-enrolled record is folded into the register one; its
+    // passkey is revoked with it, not handed to the survivor.
     let passkeys_before = count(&app, Table::Passkeys).await;
     let kept = registrar
         .post_ok(&merge, &json!({"survivor": registered.national_id}), 200)
@@ -431,9 +435,13 @@ async fn merging_keeps_one_identity_and_moves_the_passkeys(app: TestApp) {
     assert_eq!(kept["national_id"], registered.national_id.as_str());
     assert_eq!(kept["status"], "active");
     assert_eq!(kept["assurance_level"], 2);
+    assert_eq!(
+        kept["merge"],
+        json!({"passkeys_rebound": 0, "passkeys_revoked": 1})
+    );
     let folded = citizen_view(&registrar, &selfie.national_id).await;
     assert_eq!(folded["status"], "revoked");
-    assert_eq!(count(&app, Table::Passkeys).await, passkeys_before);
+    assert_eq!(count(&app, Table::Passkeys).await, passkeys_before - 1);
     assert_error(
         selfie.get("/api/v1/me").await,
         401,
@@ -441,13 +449,14 @@ async fn merging_keeps_one_identity_and_moves_the_passkeys(app: TestApp) {
         "folded citizen's session",
     )
     .await;
-    // The folded record's passkey now signs in to the survivor.
     let response = login_with(&selfie.app, &mut selfie.auth, None, &Default::default()).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        selfie.me().await["national_id"],
-        registered.national_id.as_str()
-    );
+    assert_error(
+        response,
+        400,
+        "unknown_credential",
+        "the folded record's passkey",
+    )
+    .await;
     assert_eq!(cases(&registrar).await, Vec::<Value>::new());
     let audit = &audit_entries(&app, "citizen.merge").await[0];
     assert_eq!(
@@ -486,7 +495,10 @@ async fn a_merge_into_the_self_enrolled_record_takes_the_register_link(app: Test
         )
         .await;
     assert_eq!(kept["national_id"], selfie.national_id.as_str());
-    assert_eq!(kept["assurance_level"], 2, "the higher level survives");
+    assert_eq!(
+        kept["assurance_level"], 1,
+        "a merge never raises the survivor's level"
+    );
     let nid = civitas::domain::NationalId::parse(&selfie.national_id).unwrap();
     let survivor = app
         .store
@@ -504,11 +516,20 @@ async fn a_merge_into_the_self_enrolled_record_takes_the_register_link(app: Test
     );
     let entry = app.store.find_register_entry("R-9").await.unwrap().unwrap();
     assert_eq!(entry.citizen_id, Some(survivor.id.0));
-    registered.sign_in_again().await;
-    assert_eq!(
-        registered.me().await["national_id"],
-        selfie.national_id.as_str()
-    );
+    let response = login_with(
+        &registered.app,
+        &mut registered.auth,
+        None,
+        &Default::default(),
+    )
+    .await;
+    assert_error(
+        response,
+        400,
+        "unknown_credential",
+        "the dropped record's passkey, not re-bound",
+    )
+    .await;
 }
 
 async fn dismissing_and_cases_that_cannot_be_merged(app: TestApp) {
@@ -583,7 +604,7 @@ crate::on_both_backends!(
     a_registrar_verifies_in_person_and_keeps_a_proofing_record,
     a_rejected_request_closes_and_can_be_made_again,
     a_registrar_covers_sub_regions_but_not_parents_or_siblings,
-    merging_keeps_one_identity_and_moves_the_passkeys,
+    merging_keeps_one_identity_and_revokes_the_others_passkeys,
     a_merge_into_the_self_enrolled_record_takes_the_register_link,
     dismissing_and_cases_that_cannot_be_merged,
 );

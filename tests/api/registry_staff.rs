@@ -97,6 +97,7 @@ async fn invitations_grant_roles_once_and_expire_after_a_day(app: TestApp) {
     .await;
 
     let amaka = citizen_in(&app, "Amaka", "NTH-HL").await;
+    verified_in_store(&app, &amaka).await;
     let granted = amaka.post_ok(ACCEPT, &json!({"token": token}), 200).await;
     assert_eq!(granted["role"], "registrar");
     assert_eq!(
@@ -419,6 +420,7 @@ async fn the_command_line_prints_a_one_time_invitation_link(app: TestApp) {
     assert_eq!(invite.actor, CLI_ACTOR);
 
     let person = citizen_in(&app, "Nneka", "CAP").await;
+    verified_in_store(&app, &person).await;
     let granted = accept(&person, &token_from_url(url)).await;
     assert_eq!(granted.status(), 200);
     let granted: Value = granted.json().await.unwrap();

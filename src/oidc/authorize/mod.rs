@@ -51,7 +51,35 @@ pub struct ConsentView {
     pub items: Vec<&'static str>,
 }
 
+/// How long a sealed sign-in round trip stays good.
+const ROUND_TRIP_TTL: i64 = CONSENT_TTL;
+
 impl Provider {
+    /// `NOW.MAC`: the time this request sent the citizen to sign in, under
+    /// a MAC bound to the request's client and PKCE challenge, so neither a
+    /// client nor a browser can claim a sign-in is fresher than it is, nor
+    /// carry the stamp to another request.
+    fn seal_round_trip(&self, request: &Request, now: i64) -> String {
+        let mac = self.round_trip_mac(request, now);
+        format!("{now}.{mac}")
+    }
+
+    /// The time a sealed round trip names, if the seal holds and is recent.
+    fn open_round_trip(&self, stamp: &str, request: &Request, now: i64) -> Option<i64> {
+        let (time, mac) = stamp.split_once('.')?;
+        let time: i64 = time.parse().ok()?;
+        let expected = self.round_trip_mac(request, time);
+        let genuine: bool =
+            subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), mac.as_bytes()).into();
+        (genuine && time <= now && now - time <= ROUND_TRIP_TTL).then_some(time)
+    }
+
+    fn round_trip_mac(&self, request: &Request, time: i64) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.round_trip_secret);
+        let input = format!("{}\n{}\n{time}", request.client_id, request.code_challenge);
+        crate::encoding::hex(ring::hmac::sign(&key, input.as_bytes()).as_ref())
+    }
+
     /// The redirect back to the client with `pairs`, `state` and `iss`.
     pub fn client_redirect(
         &self,
@@ -134,15 +162,22 @@ impl Provider {
 
         // 4. Sign-in.
         let now = self.clock.unix();
+        let signed_in_after = parsed
+            .round_trip
+            .as_deref()
+            .and_then(|stamp| self.open_round_trip(stamp, request, now));
         let session = who.as_ref().map(|w| Session {
             auth_time: w.session.auth_time,
             matches_hint: hinted_sub
                 .as_ref()
                 .is_none_or(|sub| &self.subject(&client, &w.citizen) == sub),
         });
-        match rules::sign_in(&parsed, session, now) {
+        match rules::sign_in(&parsed, session, signed_in_after, now) {
             SignIn::Proceed => {}
-            SignIn::Needed => return Ok(Outcome::SignIn(rules::sign_in_location(params, now))),
+            SignIn::Needed => {
+                let stamp = self.seal_round_trip(request, now);
+                return Ok(Outcome::SignIn(rules::sign_in_location(params, &stamp)));
+            }
             SignIn::Refuse(r) => return Ok(self.refuse(redirect_uri, client_state, &r)),
         }
         let Some(who) = who else {
@@ -187,7 +222,7 @@ impl Provider {
             items: CONSENT_ORDER
                 .iter()
                 .filter(|s| parsed.scope.contains(s))
-                .filter_map(|s| describe(s))
+                .filter_map(|s| describe(s, client.subject_type))
                 .collect(),
         }))
     }
@@ -266,7 +301,11 @@ impl Provider {
         if who.session.user_verified {
             amr.push("mfa");
         }
-        amr.push(if synced { "swk" } else { "hwk" });
+        // A synced passkey is a software key. A device-bound one might be
+        // hardware, but Civitas checks no attestation, so it claims nothing.
+        if synced {
+            amr.push("swk");
+        }
         let grant = GrantRow {
             id: uuid::Uuid::new_v4(),
             citizen_id: who.citizen.id.0,

@@ -7,9 +7,11 @@ use crate::domain::client::{Client, ScopeSet};
 use crate::error::AppError;
 use crate::oidc::{ACR_LEVEL_1, ACR_LEVEL_2, ErrorCode, Params, acr_of, param};
 
-/// Our own parameter on the sign-in round trip: the time the request sent
-/// the citizen to sign in, so a fresh sign-in satisfies `prompt=login` and
-/// `max_age` instead of looping back to the sign-in page.
+/// Our own parameter on the sign-in round trip: when the request sent the
+/// citizen to sign in, sealed by the provider (see `Provider::round_trip`),
+/// so a sign-in after that time satisfies `prompt=login` and `max_age`
+/// instead of looping back to the sign-in page. Unsealed or stale, it
+/// counts for nothing: freshness is the session's own sign-in time.
 pub const SIGNED_IN_AFTER: &str = "civitas_signed_in_after";
 
 /// The `prompt` values Civitas knows.
@@ -43,8 +45,8 @@ pub struct Parsed {
     pub request: Request,
     pub scope: ScopeSet,
     pub id_token_hint: Option<String>,
-    /// See [`SIGNED_IN_AFTER`].
-    pub signed_in_after: Option<i64>,
+    /// See [`SIGNED_IN_AFTER`]: as sent, not yet checked.
+    pub round_trip: Option<String>,
 }
 
 /// A refusal sent back to the client's redirect URI.
@@ -205,7 +207,7 @@ pub fn parse(params: &Params, client: &Client, redirect_uri: &str) -> Result<Par
         request,
         scope,
         id_token_hint: param(params, "id_token_hint").map(str::to_string),
-        signed_in_after: param(params, SIGNED_IN_AFTER).and_then(|v| v.parse().ok()),
+        round_trip: param(params, SIGNED_IN_AFTER).map(str::to_string),
     })
 }
 
@@ -230,8 +232,14 @@ pub enum SignIn {
 
 /// Whether the session (if any) satisfies the request: none yet, someone
 /// other than the hint names, forced by `prompt=login`, or older than
-/// `max_age`, unless the citizen signed in after the request sent them to.
-pub fn sign_in(parsed: &Parsed, session: Option<Session>, now: i64) -> SignIn {
+/// `max_age`, unless the session signed in after `signed_in_after` (the
+/// checked time this request sent the citizen to sign in).
+pub fn sign_in(
+    parsed: &Parsed,
+    session: Option<Session>,
+    signed_in_after: Option<i64>,
+    now: i64,
+) -> SignIn {
     let request = &parsed.request;
     let prompt_none = request.prompts("none");
     let session = match session {
@@ -246,7 +254,7 @@ pub fn sign_in(parsed: &Parsed, session: Option<Session>, now: i64) -> SignIn {
         }
         other => other,
     };
-    let fresh = |s: &Session| parsed.signed_in_after.is_some_and(|t| s.auth_time >= t);
+    let fresh = |s: &Session| signed_in_after.is_some_and(|t| s.auth_time >= t);
     let needed = match &session {
         None => true,
         Some(s) if fresh(s) => false,
@@ -265,15 +273,15 @@ pub fn sign_in(parsed: &Parsed, session: Option<Session>, now: i64) -> SignIn {
 }
 
 /// Where to sign in: `/login`, returning to this request with its
-/// parameters (sorted) and the time it sent the citizen.
-pub fn sign_in_location(params: &Params, now: i64) -> String {
+/// parameters (sorted) and `stamp`, the sealed time it sent the citizen.
+pub fn sign_in_location(params: &Params, stamp: &str) -> String {
     let mut back: Vec<(String, String)> = params
         .iter()
         .filter(|(k, _)| k.as_str() != SIGNED_IN_AFTER)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     back.sort();
-    back.push((SIGNED_IN_AFTER.to_string(), now.to_string()));
+    back.push((SIGNED_IN_AFTER.to_string(), stamp.to_string()));
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(back)
         .finish();
@@ -388,7 +396,7 @@ mod tests {
         assert_eq!(p.request.prompt, vec!["login", "consent"]);
         assert_eq!(p.request.max_age, Some(60));
         assert_eq!(p.id_token_hint, None);
-        assert_eq!(p.signed_in_after, None);
+        assert_eq!(p.round_trip, None);
     }
 
     #[test]
@@ -634,28 +642,26 @@ mod tests {
             ),
         ];
         for (case, prompt, max_age, age, fresh, expected) in cases {
-            let mut p = parsed(&[("prompt", prompt), ("max_age", max_age)]);
-            if fresh {
-                // The request sent the citizen to sign in just as they did.
-                p.signed_in_after = age.map(|a| now - a);
-            }
-            let got = sign_in(&p, age.and_then(session), now);
+            let p = parsed(&[("prompt", prompt), ("max_age", max_age)]);
+            // Fresh: the request sent the citizen to sign in just as they did.
+            let after = if fresh { age.map(|a| now - a) } else { None };
+            let got = sign_in(&p, age.and_then(session), after, now);
             assert_eq!(got, expected, "case {case}");
         }
     }
 
     #[test]
     fn a_sign_in_before_the_request_sent_the_citizen_is_not_fresh() {
-        let mut p = parsed(&[("prompt", "login")]);
-        p.signed_in_after = Some(100);
+        let p = parsed(&[("prompt", "login")]);
         let session = |auth_time| {
             Some(Session {
                 auth_time,
                 matches_hint: true,
             })
         };
-        assert_eq!(sign_in(&p, session(99), 200), SignIn::Needed);
-        assert_eq!(sign_in(&p, session(100), 200), SignIn::Proceed);
+        assert_eq!(sign_in(&p, session(99), Some(100), 200), SignIn::Needed);
+        assert_eq!(sign_in(&p, session(100), Some(100), 200), SignIn::Proceed);
+        assert_eq!(sign_in(&p, session(100), None, 200), SignIn::Needed);
     }
 
     #[test]
@@ -664,9 +670,9 @@ mod tests {
             auth_time: 0,
             matches_hint: false,
         });
-        assert_eq!(sign_in(&parsed(&[]), other, 10), SignIn::Needed);
+        assert_eq!(sign_in(&parsed(&[]), other, None, 10), SignIn::Needed);
         assert_eq!(
-            sign_in(&parsed(&[("prompt", "none")]), other, 10),
+            sign_in(&parsed(&[("prompt", "none")]), other, None, 10),
             SignIn::Refuse(Refusal::new(
                 ErrorCode::LoginRequired,
                 "A different person is signed in."
@@ -677,7 +683,7 @@ mod tests {
     #[test]
     fn signed_in_after_comes_back_once() {
         let p = params(&[(SIGNED_IN_AFTER, "5"), ("prompt", "login")]);
-        let location = sign_in_location(&p, 99);
+        let location = sign_in_location(&p, "99.sealed");
         let query = location.strip_prefix("/login?").unwrap();
         let return_to = url::form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "return_to")
@@ -689,7 +695,7 @@ mod tests {
                 .collect();
         let stamps: Vec<_> = back.iter().filter(|(k, _)| k == SIGNED_IN_AFTER).collect();
         assert_eq!(stamps.len(), 1);
-        assert_eq!(stamps[0].1, "99");
+        assert_eq!(stamps[0].1, "99.sealed");
         assert!(back.iter().any(|(k, v)| k == "prompt" && v == "login"));
     }
 

@@ -28,8 +28,10 @@ impl Provider {
         let client = self.authenticate_client(authorization, form).await?;
         let request = rules::parse(grant_type, form)?;
         let now = self.clock.unix();
-        // The hash of the refresh token this request spends, if any.
+        // The hash of the refresh token this request spends, if any, and the
+        // scope the new access token carries.
         let mut spent = None;
+        let mut scope = None;
         let with_nonce = matches!(request, TokenRequest::AuthorizationCode { .. });
         let grant = match request {
             TokenRequest::AuthorizationCode {
@@ -57,7 +59,7 @@ impl Provider {
             }
             TokenRequest::RefreshToken {
                 refresh_token,
-                scope,
+                scope: asked,
             } => {
                 let hash = hash_secret(&refresh_token);
                 let unknown = || OAuthError::invalid_grant("The refresh token is unknown.");
@@ -73,9 +75,15 @@ impl Provider {
                     .ok_or_else(unknown)?;
                 // The token is spent in the same transaction that stores
                 // its successor (see `issue_tokens`); here it is only checked.
-                let checked =
-                    rules::check_refresh(&known, &grant, &client.id, scope.as_deref(), now);
-                self.refuse_unless(checked, known.grant_id, now).await?;
+                let checked = rules::check_refresh(
+                    &known,
+                    &grant,
+                    &client.id,
+                    asked.as_deref(),
+                    self.grant_max_age,
+                    now,
+                );
+                scope = Some(self.refuse_unless(checked, known.grant_id, now).await?);
                 spent = Some(hash);
                 grant
             }
@@ -93,19 +101,27 @@ impl Provider {
                 "This identity may not be used at the moment.",
             ));
         }
-        self.issue_tokens(&client, &grant, &citizen, with_nonce, spent.as_deref())
-            .await
+        let scope = scope.unwrap_or_else(|| grant.scope.clone());
+        self.issue_tokens(
+            &client,
+            &grant,
+            &citizen,
+            &scope,
+            with_nonce,
+            spent.as_deref(),
+        )
+        .await
     }
 
     /// Passes a check's refusal on, revoking the grant first on a replay.
-    async fn refuse_unless(
+    async fn refuse_unless<T>(
         &self,
-        checked: Result<(), Refused>,
+        checked: Result<T, Refused>,
         grant: uuid::Uuid,
         now: i64,
-    ) -> Result<(), OAuthError> {
+    ) -> Result<T, OAuthError> {
         match checked {
-            Ok(()) => Ok(()),
+            Ok(value) => Ok(value),
             Err(refused) => {
                 if refused.revoke_grant {
                     self.store.revoke_grant(grant, now).await?;
@@ -115,14 +131,17 @@ impl Provider {
         }
     }
 
-    /// Access token, ID token and (with `offline_access`) a refresh token. A
-    /// refresh grant's `spent` token is marked used in the transaction that
-    /// stores its successor: one commit, and never a used token without one.
+    /// Access token (for `scope`, the grant's or narrower), ID token and
+    /// (with `offline_access` granted) a refresh token that ends with the
+    /// grant at the latest. A refresh grant's `spent` token is marked used in
+    /// the transaction that stores its successor: one commit, and never a
+    /// used token without one.
     async fn issue_tokens(
         &self,
         client: &Client,
         grant: &GrantRow,
         citizen: &Citizen,
+        scope: &str,
         with_nonce: bool,
         spent: Option<&str>,
     ) -> Result<Value, OAuthError> {
@@ -137,7 +156,7 @@ impl Provider {
             exp: now + ACCESS_TOKEN_TTL,
             iat: now,
             jti: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
-            scope: grant.scope.clone(),
+            scope: scope.to_string(),
             auth_time: grant.auth_time,
             acr: grant.acr.clone(),
             gid: grant.id,
@@ -158,7 +177,7 @@ impl Provider {
             },
             acr: grant.acr.clone(),
             amr: serde_json::from_str(&grant.amr).unwrap_or_default(),
-            sid: grant.session_id.to_string(),
+            sid: self.session_id(client, grant.session_id),
             at_hash: None,
         };
         let (access_token, id_token) = self
@@ -170,13 +189,13 @@ impl Provider {
             "token_type": "Bearer",
             "expires_in": ACCESS_TOKEN_TTL,
             "id_token": id_token,
-            "scope": grant.scope,
+            "scope": scope,
         });
         let offline = grant.scope.split(' ').any(|s| s == "offline_access");
         match (offline, spent) {
             (true, _) => {
                 let (refresh, hash) = new_secret();
-                let expires = now + REFRESH_TOKEN_TTL;
+                let expires = (now + REFRESH_TOKEN_TTL).min(grant.created_at + self.grant_max_age);
                 let stored = match spent {
                     // The spent token and its successor in one commit: a
                     // spent token always has a successor.

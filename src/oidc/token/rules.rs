@@ -146,15 +146,18 @@ pub fn reused_refresh_token() -> OAuthError {
 }
 
 /// Whether the refresh token may be used by `client_id`, asking for
-/// `scope` (at most the granted scope). Ownership comes first, so another
-/// client presenting the token cannot burn the rightful client's token.
+/// `scope` (at most the granted scope), while the grant is younger than
+/// `grant_max_age` seconds. Ownership comes first, so another client
+/// presenting the token cannot burn the rightful client's token. Returns
+/// the scope the new access token carries: the one asked for, or the grant's.
 pub fn check_refresh(
     row: &RefreshRow,
     grant: &GrantRow,
     client_id: &str,
     scope: Option<&str>,
+    grant_max_age: i64,
     now: i64,
-) -> Result<(), Refused> {
+) -> Result<String, Refused> {
     if grant.client_id != client_id {
         return Err(
             OAuthError::invalid_grant("The refresh token was issued to another client.").into(),
@@ -170,16 +173,24 @@ pub fn check_refresh(
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant("The refresh token has expired.").into());
     }
-    if let Some(asked) = scope {
-        let asked = ScopeSet::parse(asked).map_err(OAuthError::invalid_scope)?;
-        let granted = ScopeSet::parse(&grant.scope).map_err(OAuthError::invalid_scope)?;
-        if !asked.is_subset(&granted) {
-            return Err(
-                OAuthError::invalid_scope("A refresh cannot widen the granted scope.").into(),
-            );
-        }
+    if now >= grant.created_at + grant_max_age {
+        return Err(OAuthError::invalid_grant(
+            "The sign-in to this app has reached its maximum age; the person must sign in again.",
+        )
+        .into());
     }
-    Ok(())
+    let Some(asked) = scope else {
+        return Ok(grant.scope.clone());
+    };
+    let asked = ScopeSet::parse(asked).map_err(OAuthError::invalid_scope)?;
+    let granted = ScopeSet::parse(&grant.scope).map_err(OAuthError::invalid_scope)?;
+    if !asked.is_subset(&granted) {
+        return Err(OAuthError::invalid_scope("A refresh cannot widen the granted scope.").into());
+    }
+    if asked.is_empty() {
+        return Ok(grant.scope.clone());
+    }
+    Ok(asked.to_string())
 }
 
 #[cfg(test)]
@@ -390,6 +401,21 @@ mod tests {
     }
 
     #[test]
+    fn a_narrower_scope_is_what_the_new_token_carries() {
+        let fresh = RefreshRow {
+            grant_id: Uuid::nil(),
+            expires_at: 100,
+            used_at: None,
+        };
+        let g = grant("offline_access openid profile");
+        let scope = |asked| check_refresh(&fresh, &g, "app", asked, 1000, 99).unwrap();
+        assert_eq!(scope(None), "offline_access openid profile");
+        assert_eq!(scope(Some("openid")), "openid");
+        assert_eq!(scope(Some("profile openid")), "openid profile");
+        assert_eq!(scope(Some(" ")), "offline_access openid profile");
+    }
+
+    #[test]
     fn refresh_tokens_and_scope() {
         use ErrorCode::*;
         let fresh = RefreshRow {
@@ -402,6 +428,7 @@ mod tests {
             ..fresh.clone()
         };
         let granted = "offline_access openid profile";
+        const DAY: i64 = 86_400;
         let cases = [
             ("valid", &fresh, "app", None, 99, None),
             ("same scope", &fresh, "app", Some(granted), 99, None),
@@ -449,10 +476,20 @@ mod tests {
             ),
         ];
         for (case, row, client, scope, now, expected) in cases {
-            let got = check_refresh(row, &grant(granted), client, scope, now)
+            let got = check_refresh(row, &grant(granted), client, scope, 90 * DAY, now)
                 .err()
                 .map(|r| (r.error.code, r.revoke_grant));
             assert_eq!(got, expected, "case {case}");
         }
+        let old = RefreshRow {
+            expires_at: 200 * DAY,
+            ..fresh.clone()
+        };
+        let past_max_age = check_refresh(&old, &grant(granted), "app", None, 90 * DAY, 90 * DAY);
+        assert_eq!(
+            past_max_age.err().map(|r| (r.error.code, r.revoke_grant)),
+            Some((InvalidGrant, false)),
+            "a grant past its maximum age"
+        );
     }
 }

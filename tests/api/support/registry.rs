@@ -146,11 +146,15 @@ pub fn token_from_url(url: &str) -> String {
 /// An invitation made through the library (as the CLI does), its token.
 pub async fn invitation_token(app: &TestApp, role: Role, regions: &[&str]) -> String {
     let regions: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
+    let offer = civitas::staff::invitations::Offer {
+        role,
+        regions: &regions,
+        for_national_id: None,
+    };
     let invitation = civitas::staff::invitations::create(
         &app.store,
         &app.address,
-        role,
-        &regions,
+        offer,
         "test".to_string(),
         app.clock.unix(),
     )
@@ -166,15 +170,37 @@ pub async fn accept(person: &Person, token: &str) -> reqwest::Response {
         .await
 }
 
-/// A citizen of CAP-C who accepted an invitation to `role`.
+/// A citizen of CAP-C, verified to level 2 (as staff are: the admin and
+/// registrar roles need it), who accepted an invitation to `role`.
 pub async fn staff(app: &TestApp, given: &str, role: Role, regions: &[&str]) -> Person {
     let person = citizen_in(app, given, "CAP-C").await;
+    verified_in_store(app, &person).await;
     let token = invitation_token(app, role, regions).await;
     let response = accept(&person, &token).await;
     let status = response.status();
     let text = response.text().await.unwrap();
     assert_eq!(status, 200, "accepting the {role:?} invitation: {text}");
     person
+}
+
+/// Raises `person` to level 2 directly in the store: test set-up standing
+/// for a registrar's in-person verification.
+pub async fn verified_in_store(app: &TestApp, person: &Person) {
+    let me = person.me().await;
+    let nid = civitas::domain::NationalId::parse(me["national_id"].as_str().unwrap()).unwrap();
+    let citizen = app
+        .store
+        .find_citizen_by_national_id(&nid)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = app.store.begin().await.unwrap();
+    assert!(
+        tx.raise_to_verified(citizen.id, app.clock.unix())
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
 }
 
 pub async fn admin(app: &TestApp) -> Person {
@@ -222,15 +248,18 @@ pub struct Letter {
     pub region: String,
     pub phone: String,
     pub code: String,
+    /// The last day the code works (`YYYY-MM-DD`).
+    pub expires_on: String,
 }
 
-pub const LETTERS_HEADER: [&str; 6] = [
+pub const LETTERS_HEADER: [&str; 7] = [
     "register_ref",
     "given_name",
     "family_name",
     "region",
     "phone",
     "activation_code",
+    "expires_on",
 ];
 
 /// Reads a letters CSV, checking its header.
@@ -256,6 +285,7 @@ pub fn parse_letters(data: &[u8]) -> Vec<Letter> {
                 region: r[3].to_string(),
                 phone: r[4].to_string(),
                 code: r[5].to_string(),
+                expires_on: r[6].to_string(),
             }
         })
         .collect()

@@ -1,0 +1,293 @@
+//! The `civitas` command line.
+
+mod admin;
+mod client;
+mod register;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::audit::{self, AuditEvent, verify::Verifier};
+use crate::clock::Clock;
+use crate::config::{DatabaseArgs, LogFormat, ServeArgs, Settings};
+use crate::oidc::keyring;
+use crate::registry::RegistryKeys;
+use crate::secrets::MasterKey;
+use crate::startup::Application;
+use crate::store::Store;
+use crate::telemetry;
+
+/// Civitas: national digital identity registry and OpenID Provider.
+#[derive(Parser, Debug)]
+#[command(name = "civitas", version, about)]
+pub struct Cli {
+    /// Optional configuration file; flags and environment variables win over it.
+    #[arg(
+        long,
+        env = "CIVITAS_CONFIG",
+        default_value = "civitas.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the service.
+    Serve {
+        #[command(flatten)]
+        settings: ServeArgs,
+        /// Load the demo country first if the database is empty (see
+        /// `civitas demo`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load a demo country into an empty database: a register for the
+    /// sample regions, two campaigns and five weeks of enrollments.
+    Demo {
+        #[command(flatten)]
+        settings: ServeArgs,
+        /// Register rows to make.
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..=2_000_000))]
+        people: u32,
+    },
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Register and manage relying-party apps (OpenID Connect clients).
+    Client {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        command: client::ClientCommand,
+    },
+    /// Staff: invite administrators, registrars and auditors; take roles away.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// The population register.
+    Register {
+        #[command(subcommand)]
+        command: RegisterCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Manage the token signing keys.
+    Keys {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Master key (base64url, 32 bytes) sealing the private keys.
+        #[arg(long, env = "CIVITAS_MASTER_KEY", hide_env_values = true)]
+        master_key: Option<String>,
+        /// Master key file used without --master-key.
+        #[arg(long, env = "CIVITAS_MASTER_KEY_FILE", default_value = crate::config::DEFAULT_MASTER_KEY_FILE)]
+        master_key_file: PathBuf,
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegisterCommand {
+    /// Import a register CSV (register_ref,given_name,family_name,
+    /// birth_date,region[,phone]); all rows or none.
+    Import {
+        #[command(flatten)]
+        settings: ServeArgs,
+        /// The register file.
+        file: PathBuf,
+        /// Where to write the letters (one activation code per row); without
+        /// it they go to standard output.
+        #[arg(long)]
+        letters: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exits non-zero naming the first broken entry.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Make new signing keys active; the old ones stay in JWKS until every
+    /// token they signed has expired.
+    Rotate,
+}
+
+/// Loads the demo country and says what it holds.
+async fn load_demo(store: &Store, settings: &Settings, people: u32) -> anyhow::Result<()> {
+    let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)?;
+    let demo = crate::demo::load(
+        store,
+        &RegistryKeys::new(&master),
+        settings.activation_code_days,
+        Clock::System.now(),
+        people,
+        &audit::cli_actor(),
+    )
+    .await?;
+    println!(
+        "Demo country loaded: {} register rows, {} people enrolled over five weeks, {} campaigns.",
+        demo.register_rows, demo.enrolled, demo.campaigns
+    );
+    println!("Activation codes to try on /enroll (register ref, date of birth, code):");
+    for (reference, born, code) in &demo.sample_codes {
+        println!("  {reference}  {born}  {code}");
+    }
+    Ok(())
+}
+
+/// Entry point of the binary.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { settings, demo } => {
+            let settings = settings.resolve(&cli.config)?;
+            telemetry::init(settings.log_format);
+            if demo {
+                let store = open_registry(&settings).await?;
+                if store.count_citizens().await? == 0 && store.count_register_entries().await? == 0
+                {
+                    load_demo(&store, &settings, 20_000).await?;
+                } else {
+                    tracing::info!("the database is not empty; the demo country is not loaded");
+                }
+                store.close().await;
+            }
+            Application::build(settings, Clock::System)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+        Command::Demo { settings, people } => {
+            let settings = settings.resolve(&cli.config)?;
+            let store = open_registry(&settings).await?;
+            load_demo(&store, &settings, people).await?;
+            println!("Start the service with `civitas serve` and open /admin.");
+            Ok(())
+        }
+        Command::Migrate(args) => {
+            telemetry::init(LogFormat::Text);
+            let store = open_store(args, &cli.config).await?;
+            println!("{} database is up to date", store.backend());
+            Ok(())
+        }
+        Command::Client { database, command } => {
+            let store = open_store(database, &cli.config).await?;
+            client::run(&store, command).await
+        }
+        Command::Admin { command } => admin::run(command, &cli.config).await,
+        Command::Register {
+            command:
+                RegisterCommand::Import {
+                    settings,
+                    file,
+                    letters,
+                },
+        } => {
+            let settings = settings.resolve(&cli.config)?;
+            let store = open_registry(&settings).await?;
+            let master =
+                MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)?;
+            register::import_register(
+                &store,
+                &RegistryKeys::new(&master),
+                &file,
+                letters.as_deref(),
+                settings.activation_code_days,
+            )
+            .await
+        }
+        Command::Audit {
+            database,
+            command: AuditCommand::Verify,
+        } => {
+            let store = open_store(database, &cli.config).await?;
+            verify_audit(&store).await
+        }
+        Command::Keys {
+            database,
+            master_key,
+            master_key_file,
+            command: KeysCommand::Rotate,
+        } => {
+            let store = open_store(database, &cli.config).await?;
+            let master = MasterKey::load(master_key.as_deref(), &master_key_file)?;
+            let now = Clock::System.unix();
+            keyring::ensure_keys(&store, &master, now).await?;
+            let kids = keyring::rotate(&store, &master, now).await?;
+            store
+                .append_audit(&AuditEvent::new(
+                    audit::cli_actor(),
+                    "keys.rotate",
+                    "signing_keys",
+                    serde_json::json!({ "active_kids": kids }),
+                    now,
+                ))
+                .await?;
+            println!("{}", serde_json::json!({ "active_kids": kids }));
+            Ok(())
+        }
+    }
+}
+
+/// Connects and migrates, so CLI commands work on a fresh database too.
+pub(super) async fn open_store(
+    args: DatabaseArgs,
+    config: &std::path::Path,
+) -> anyhow::Result<Store> {
+    open_store_at(&args.resolve(config)?).await
+}
+
+async fn open_store_at(db: &crate::config::DatabaseSettings) -> anyhow::Result<Store> {
+    let store = Store::connect(&db.url, db.max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Like `open_store`, and loads the regions as `civitas serve` does (the
+/// sample regions into an empty database), so registry commands work
+/// before the first start.
+pub(super) async fn open_registry(settings: &crate::config::Settings) -> anyhow::Result<Store> {
+    let store = open_store_at(&settings.database).await?;
+    crate::registry::load_regions(&store, settings.regions_file.as_deref()).await?;
+    Ok(store)
+}
+
+/// `civitas audit verify`.
+async fn verify_audit(store: &Store) -> anyhow::Result<()> {
+    const PAGE: i64 = 10_000;
+    let mut verifier = Verifier::default();
+    loop {
+        let page = store.audit_page(verifier.last_seq(), PAGE).await?;
+        for entry in &page {
+            verifier
+                .check(entry)
+                .map_err(|e| anyhow::anyhow!("audit log broken: {e}"))?;
+        }
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    let (head_seq, head_hash) = store.audit_head().await?;
+    verifier
+        .finish(head_seq, &head_hash)
+        .map_err(|e| anyhow::anyhow!("audit log broken: {e}"))?;
+    println!(
+        "audit log intact: {} entries, last hash {}",
+        verifier.last_seq(),
+        head_hash
+    );
+    Ok(())
+}
