@@ -69,10 +69,11 @@ pub async fn find(
     let tried = store
         .try_activation_code(&code_hash, birth_date, at, MAX_WRONG_BIRTH_DATES)
         .await?;
+    if tried.is_empty() && store.activation_code_locked(&code_hash).await? {
+        // Locked before this attempt: the date was not even tried.
+        return Err(locked());
+    }
     let Some(entry) = tried.into_iter().find(|e| e.birth_date == birth_date) else {
-        if store.activation_code_locked(&code_hash).await? {
-            return Err(locked());
-        }
         return Err(no_match());
     };
     by_address.forgive(store, at).await?;

@@ -25,8 +25,14 @@ static BY_ID: LazyLock<String> = LazyLock::new(|| select_where("id = $1"));
 static BY_NATIONAL_ID: LazyLock<String> = LazyLock::new(|| select_where("national_id = $1"));
 static STALE_KEYS: LazyLock<String> =
     LazyLock::new(|| select_where("dedup_version < $1 ORDER BY id LIMIT $2"));
-static BY_DEDUP_KEY: LazyLock<String> =
-    LazyLock::new(|| select_where("dedup_key = $1 ORDER BY created_at LIMIT 1"));
+/// The citizen a duplicate check matches: living records first (a record
+/// revoked by a merge lives on in its survivor), then the oldest.
+const DEDUP_MATCH: &str = "dedup_key = $1 ORDER BY CASE status WHEN 'active' THEN 0 \
+     WHEN 'suspended' THEN 1 ELSE 2 END, created_at LIMIT 1";
+
+static BY_DEDUP_KEY: LazyLock<String> = LazyLock::new(|| select_where(DEDUP_MATCH));
+static ID_BY_DEDUP_KEY: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT id FROM citizens WHERE {DEDUP_MATCH}"));
 
 /// A citizen as stored.
 #[derive(sqlx::FromRow)]
@@ -135,7 +141,7 @@ impl Tx {
         key: &str,
     ) -> Result<Option<CitizenId>, StoreError> {
         let id: Option<Uuid> = on_pool!(tx self, |conn| sqlx::query_scalar(
-            "SELECT id FROM citizens WHERE dedup_key = $1 LIMIT 1"
+            ID_BY_DEDUP_KEY.as_str()
         )
         .bind(key)
         .fetch_optional(&mut *conn)

@@ -27,6 +27,26 @@ pub fn new_browser(app: &TestApp) -> TestApp {
     }
 }
 
+/// Another browser on the same server, on the client network `address`
+/// (test servers read it from `X-Forwarded-For`, as behind a proxy).
+pub fn browser_at(app: &TestApp, address: &str) -> TestApp {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, app.address.parse().unwrap());
+    headers.insert("x-forwarded-for", address.parse().unwrap());
+    TestApp {
+        address: app.address.clone(),
+        store: app.store.clone(),
+        clock: app.clock.clone(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+        db_url: app.db_url.clone(),
+    }
+}
+
 /// A citizen in their own browser, holding their passkey.
 pub struct Person {
     pub app: TestApp,
