@@ -26,6 +26,11 @@ pub struct DatabaseArgs {
     /// PostgreSQL, 8 for SQLite]
     #[arg(long, env = "CIVITAS_DATABASE_MAX_CONNECTIONS", global = true)]
     pub database_max_connections: Option<u32>,
+
+    /// Milliseconds a request waits for a pooled database connection before
+    /// it is answered 503 `database_unavailable`. [default: 3000]
+    #[arg(long, env = "CIVITAS_DATABASE_ACQUIRE_TIMEOUT_MS", global = true)]
+    pub database_acquire_timeout_ms: Option<u64>,
 }
 
 /// Settings of `civitas serve`.
@@ -91,6 +96,102 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` instead of the connection's peer. [default: false]
     #[arg(long, env = "CIVITAS_BEHIND_PROXY")]
     pub behind_proxy: Option<bool>,
+
+    /// Rate limits (`[limits]` in civitas.toml).
+    #[command(flatten)]
+    #[serde(default)]
+    pub limits: LimitArgs,
+
+    /// Load shedding and connection timeouts (`[overload]` in civitas.toml).
+    #[command(flatten)]
+    #[serde(default)]
+    pub overload: OverloadArgs,
+}
+
+/// Rate limits per instance, in requests per minute (a client may use a
+/// whole minute's worth at once, then one more each 1/N minute); 0 turns a
+/// limit off.
+#[derive(clap::Args, Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitArgs {
+    /// Passkey ceremonies (enrollment, sign-in, adding a passkey) per
+    /// client network. [default: 60]
+    #[arg(long = "limit-ceremony", env = "CIVITAS_LIMIT_CEREMONY")]
+    pub ceremony: Option<u32>,
+
+    /// Authorization, consent and logout requests per client network.
+    /// [default: 120]
+    #[arg(long = "limit-authorize", env = "CIVITAS_LIMIT_AUTHORIZE")]
+    pub authorize: Option<u32>,
+
+    /// National ID validations per client network. [default: 60]
+    #[arg(long = "limit-national-id", env = "CIVITAS_LIMIT_NATIONAL_ID")]
+    pub national_id: Option<u32>,
+
+    /// Staff invitation acceptances per client network. [default: 10]
+    #[arg(long = "limit-invitation", env = "CIVITAS_LIMIT_INVITATION")]
+    pub invitation: Option<u32>,
+
+    /// Staff API and page requests per client network. [default: 600]
+    #[arg(long = "limit-staff", env = "CIVITAS_LIMIT_STAFF")]
+    pub staff: Option<u32>,
+
+    /// Every other request per client network (citizens' pages and APIs,
+    /// discovery, keys, UserInfo). [default: 600]
+    #[arg(long = "limit-other", env = "CIVITAS_LIMIT_OTHER")]
+    pub other: Option<u32>,
+
+    /// Token, introspection and revocation requests per app and client
+    /// network. [default: 6000]
+    #[arg(long = "limit-app", env = "CIVITAS_LIMIT_APP")]
+    pub app: Option<u32>,
+
+    /// How many requests a failed client authentication counts as.
+    /// [default: 50]
+    #[arg(long = "limit-failed-app-cost", env = "CIVITAS_LIMIT_FAILED_APP_COST")]
+    pub failed_app_cost: Option<u32>,
+
+    /// Sign-in attempts per citizen. [default: 10]
+    #[arg(long = "limit-citizen-sign-in", env = "CIVITAS_LIMIT_CITIZEN_SIGN_IN")]
+    pub citizen_sign_in: Option<u32>,
+
+    /// Requests per second to this instance, from everyone together.
+    /// [default: 5000]
+    #[arg(
+        long = "limit-global-per-second",
+        env = "CIVITAS_LIMIT_GLOBAL_PER_SECOND"
+    )]
+    pub global_per_second: Option<u32>,
+}
+
+/// What an instance does when more arrives than it can serve.
+#[derive(clap::Args, Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverloadArgs {
+    /// Requests served at once; more wait in line. [default: 256]
+    #[arg(long, env = "CIVITAS_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+
+    /// Milliseconds a request may wait in line before it is answered 503
+    /// `overloaded`. [default: 2000]
+    #[arg(long, env = "CIVITAS_QUEUE_TIMEOUT_MS")]
+    pub queue_timeout_ms: Option<u64>,
+
+    /// Seconds a client has to send a request's headers. [default: 5]
+    #[arg(long, env = "CIVITAS_HEADER_TIMEOUT_SECS")]
+    pub header_timeout_secs: Option<u64>,
+
+    /// Seconds a client has to send a request's body. [default: 10]
+    #[arg(long, env = "CIVITAS_BODY_TIMEOUT_SECS")]
+    pub body_timeout_secs: Option<u64>,
+
+    /// Seconds an idle kept-alive connection stays open. [default: 15]
+    #[arg(long, env = "CIVITAS_KEEP_ALIVE_SECS")]
+    pub keep_alive_secs: Option<u64>,
+
+    /// Open connections per worker thread. [default: 5000]
+    #[arg(long, env = "CIVITAS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -108,6 +209,9 @@ impl DatabaseArgs {
             database_max_connections: self
                 .database_max_connections
                 .or(file.database_max_connections),
+            database_acquire_timeout_ms: self
+                .database_acquire_timeout_ms
+                .or(file.database_acquire_timeout_ms),
         }
     }
 
@@ -123,6 +227,9 @@ impl DatabaseArgs {
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             max_connections: self.database_max_connections,
+            acquire_timeout: std::time::Duration::from_millis(
+                self.database_acquire_timeout_ms.unwrap_or(3000),
+            ),
         }
     }
 }
@@ -171,7 +278,149 @@ impl ServeArgs {
                 .activation_code_days
                 .or(file.activation_code_days)
                 .unwrap_or(DEFAULT_ACTIVATION_CODE_DAYS),
+            limits: self.limits.or(file.limits),
+            overload: self.overload.or(file.overload),
         })
+    }
+}
+
+impl LimitArgs {
+    fn or(self, file: LimitArgs) -> LimitSettings {
+        let d = LimitSettings::default();
+        LimitSettings {
+            ceremony: self.ceremony.or(file.ceremony).unwrap_or(d.ceremony),
+            authorize: self.authorize.or(file.authorize).unwrap_or(d.authorize),
+            national_id: self
+                .national_id
+                .or(file.national_id)
+                .unwrap_or(d.national_id),
+            invitation: self.invitation.or(file.invitation).unwrap_or(d.invitation),
+            staff: self.staff.or(file.staff).unwrap_or(d.staff),
+            other: self.other.or(file.other).unwrap_or(d.other),
+            app: self.app.or(file.app).unwrap_or(d.app),
+            failed_app_cost: self
+                .failed_app_cost
+                .or(file.failed_app_cost)
+                .unwrap_or(d.failed_app_cost),
+            citizen_sign_in: self
+                .citizen_sign_in
+                .or(file.citizen_sign_in)
+                .unwrap_or(d.citizen_sign_in),
+            global_per_second: self
+                .global_per_second
+                .or(file.global_per_second)
+                .unwrap_or(d.global_per_second),
+        }
+    }
+}
+
+impl OverloadArgs {
+    fn or(self, file: OverloadArgs) -> OverloadSettings {
+        let d = OverloadSettings::default();
+        let ms = std::time::Duration::from_millis;
+        let secs = std::time::Duration::from_secs;
+        OverloadSettings {
+            max_in_flight: self
+                .max_in_flight
+                .or(file.max_in_flight)
+                .unwrap_or(d.max_in_flight)
+                .max(1),
+            queue_timeout: self
+                .queue_timeout_ms
+                .or(file.queue_timeout_ms)
+                .map_or(d.queue_timeout, ms),
+            header_timeout: self
+                .header_timeout_secs
+                .or(file.header_timeout_secs)
+                .map_or(d.header_timeout, secs),
+            body_timeout: self
+                .body_timeout_secs
+                .or(file.body_timeout_secs)
+                .map_or(d.body_timeout, secs),
+            keep_alive: self
+                .keep_alive_secs
+                .or(file.keep_alive_secs)
+                .map_or(d.keep_alive, secs),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(d.max_connections)
+                .max(1),
+        }
+    }
+}
+
+/// Rate limits, resolved (see `LimitArgs`; 0 = off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitSettings {
+    pub ceremony: u32,
+    pub authorize: u32,
+    pub national_id: u32,
+    pub invitation: u32,
+    pub staff: u32,
+    pub other: u32,
+    pub app: u32,
+    pub failed_app_cost: u32,
+    pub citizen_sign_in: u32,
+    pub global_per_second: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            ceremony: 60,
+            authorize: 120,
+            national_id: 60,
+            invitation: 10,
+            staff: 600,
+            other: 600,
+            app: 6000,
+            failed_app_cost: 50,
+            citizen_sign_in: 10,
+            global_per_second: 5000,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// Every limit off (load generators sending from one address).
+    pub fn off() -> Self {
+        Self {
+            ceremony: 0,
+            authorize: 0,
+            national_id: 0,
+            invitation: 0,
+            staff: 0,
+            other: 0,
+            app: 0,
+            failed_app_cost: 1,
+            citizen_sign_in: 0,
+            global_per_second: 0,
+        }
+    }
+}
+
+/// Load shedding and connection timeouts, resolved (see `OverloadArgs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverloadSettings {
+    pub max_in_flight: usize,
+    pub queue_timeout: std::time::Duration,
+    pub header_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
+    pub keep_alive: std::time::Duration,
+    pub max_connections: usize,
+}
+
+impl Default for OverloadSettings {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            queue_timeout: std::time::Duration::from_secs(2),
+            header_timeout: std::time::Duration::from_secs(5),
+            body_timeout: std::time::Duration::from_secs(10),
+            keep_alive: std::time::Duration::from_secs(15),
+            max_connections: 5000,
+        }
     }
 }
 
@@ -188,6 +437,8 @@ fn read_config_file<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyh
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: Option<u32>,
+    /// How long a request waits for a pooled connection.
+    pub acquire_timeout: std::time::Duration,
 }
 
 /// Everything `civitas serve` needs, resolved.
@@ -214,6 +465,10 @@ pub struct Settings {
     pub activation_code_days: u32,
     /// How long a grant to an app lasts at most.
     pub grant_max_age: time::Duration,
+    /// Rate limits.
+    pub limits: LimitSettings,
+    /// Load shedding and connection timeouts.
+    pub overload: OverloadSettings,
 }
 
 impl Settings {
@@ -224,6 +479,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: database_url.to_string(),
                 max_connections: Some(16),
+                acquire_timeout: std::time::Duration::from_secs(3),
             },
             listen: format!("127.0.0.1:{port}"),
             issuer: Issuer::parse(&format!("http://localhost:{port}"))?,
@@ -238,6 +494,8 @@ impl Settings {
             behind_proxy: true,
             activation_code_days: DEFAULT_ACTIVATION_CODE_DAYS,
             grant_max_age: time::Duration::days(90),
+            limits: LimitSettings::default(),
+            overload: OverloadSettings::default(),
         })
     }
 }

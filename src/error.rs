@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::limits::Limited;
 use crate::store::StoreError;
 
 /// An error answered to the client.
@@ -67,16 +68,44 @@ impl AppError {
         }
     }
 
-    /// The database cannot be reached: the client may retry later.
+    /// The database cannot be reached, or gives no connection in time: the
+    /// client may retry shortly.
     pub fn unavailable(cause: impl Into<anyhow::Error>) -> Self {
         Self {
             cause: Some(cause.into()),
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "The service is temporarily unavailable. Please try again in a moment.",
+                "database_unavailable",
+                "The service is busy or its database cannot be reached. Please try again in a \
+                 moment.",
             )
         }
+        .with_header("Retry-After", "1")
+    }
+
+    /// 429: a rate limit refused the request.
+    pub fn rate_limited(limited: Limited, description: &str) -> Self {
+        let secs = limited.retry_after_secs();
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("{description} Try again in {secs} second(s)."),
+        )
+        .with_header("Retry-After", secs.to_string())
+    }
+
+    /// 503: this instance has more to do than it can start in time.
+    pub fn overloaded(limited: Limited) -> Self {
+        let secs = limited.retry_after_secs();
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "Civitas is receiving more requests than it can serve right now. Try again in \
+                 {secs} second(s)."
+            ),
+        )
+        .with_header("Retry-After", secs.to_string())
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod encoding;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod oidc;
 pub mod passkey;
 pub mod registry;

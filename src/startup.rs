@@ -1,6 +1,7 @@
 //! Builds the application: database, migrations, regions, HTTP server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -8,8 +9,10 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{DatabaseSettings, Settings};
 use crate::http::AppState;
+use crate::http::shield::{self, Shield};
+use crate::limits::Limits;
 use crate::oidc::Provider;
 use crate::oidc::keyring;
 use crate::passkey::Passkeys;
@@ -27,6 +30,8 @@ pub struct Application {
     store: Store,
     /// The expired-row sweep (system clock only).
     sweeper: Option<tokio::task::JoinHandle<()>>,
+    /// Forgets rate-limit keys that have recovered.
+    forget: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -45,8 +50,7 @@ impl Application {
         clock: Clock,
         workers: Option<usize>,
     ) -> anyhow::Result<Self> {
-        let store =
-            Store::connect(&settings.database.url, settings.database.max_connections).await?;
+        let store = Store::open(&settings.database).await?;
         store
             .migrate()
             .await
@@ -60,6 +64,20 @@ impl Application {
             .context("cannot load the master key")?;
         keyring::ensure_keys(&store, &master, clock.unix()).await?;
         let registry_keys = registry::RegistryKeys::new(&master);
+        let sessions = SessionPolicy {
+            idle: settings.session_idle,
+            max_age: settings.session_max_age,
+        };
+        let limits = Arc::new(Limits::new(&settings.limits));
+        let passkeys = Passkeys::new(
+            store.clone(),
+            clock.clone(),
+            &settings.issuer,
+            sessions,
+            limits.clone(),
+            &master,
+        )
+        .context("cannot set up WebAuthn for this issuer")?;
         let provider = Provider::new(
             store.clone(),
             clock.clone(),
@@ -91,12 +109,15 @@ impl Application {
             database = store.backend(),
             "civitas ready"
         );
-        let sessions = SessionPolicy {
-            idle: settings.session_idle,
-            max_age: settings.session_max_age,
-        };
-        let passkeys = Passkeys::new(store.clone(), clock.clone(), &settings.issuer, sessions)
-            .context("cannot set up WebAuthn for this issuer")?;
+        let probe = Store::open(&DatabaseSettings {
+            max_connections: Some(1),
+            acquire_timeout: std::time::Duration::from_secs(1),
+            ..settings.database.clone()
+        })
+        .await
+        .context("cannot open the readiness probe's database connection")?;
+        let shield = web::Data::new(Shield::new(limits.clone(), &settings));
+        let overload = settings.overload.clone();
         let discovery = web::Bytes::from(serde_json::to_vec(&crate::oidc::discovery::document(
             settings.issuer.as_str(),
         ))?);
@@ -104,6 +125,8 @@ impl Application {
         let sweep_clock = matches!(clock, Clock::System).then(|| clock.clone());
         let state = web::Data::new(AppState {
             store: store.clone(),
+            probe,
+            limits: limits.clone(),
             clock,
             settings,
             sessions,
@@ -116,21 +139,36 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::origin::check_origin))
+                .wrap(from_fn(shield::shield))
                 .wrap(from_fn(observe_request))
                 .app_data(state.clone())
                 .app_data(metrics.clone())
+                .app_data(shield.clone())
                 .configure(http::configure)
         })
+        .client_request_timeout(overload.header_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(overload.keep_alive)
+        .max_connections(overload.max_connections)
+        .backlog(4096)
         .listen(listener)?;
         if let Some(n) = workers {
             server = server.workers(n);
         }
         let sweeper = sweep_clock.map(|clock| crate::sweeper::spawn(store.clone(), clock));
+        let forget = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                every.tick().await;
+                limits.sweep();
+            }
+        });
         Ok(Self {
             port,
             server: server.run(),
             store,
             sweeper,
+            forget,
         })
     }
 
@@ -154,6 +192,7 @@ impl Application {
         if let Some(sweeper) = self.sweeper {
             sweeper.abort();
         }
+        self.forget.abort();
         self.store.close().await;
         tracing::info!("civitas stopped");
         Ok(())

@@ -39,6 +39,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     pool: IntGaugeVec,
+    refused: IntCounterVec,
 }
 
 impl Metrics {
@@ -63,7 +64,16 @@ impl Metrics {
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
         )?;
+        let refused = IntCounterVec::new(
+            Opts::new(
+                "requests_refused_total",
+                "Requests refused before their handler: kind `limited` (429, by route \
+                 class) or `shed` (503: the instance-wide cap or the queue deadline)",
+            ),
+            &["class", "kind"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(refused.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         Ok(Self {
@@ -71,7 +81,13 @@ impl Metrics {
             requests,
             latency,
             pool,
+            refused,
         })
+    }
+
+    /// Counts a request refused by a rate limit or shed under load.
+    pub fn count_refused(&self, class: &str, kind: &str) {
+        self.refused.with_label_values(&[class, kind]).inc();
     }
 
     fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {

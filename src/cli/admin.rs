@@ -16,7 +16,7 @@ pub enum AdminCommand {
     /// Print a one-time invitation link to a staff role, valid 24 hours.
     Invite {
         #[command(flatten)]
-        settings: ServeArgs,
+        settings: Box<ServeArgs>,
         /// admin, registrar or auditor.
         #[arg(long, default_value = "admin")]
         role: String,

@@ -251,7 +251,7 @@ pub(super) async fn open_store(
 }
 
 async fn open_store_at(db: &crate::config::DatabaseSettings) -> anyhow::Result<Store> {
-    let store = Store::connect(&db.url, db.max_connections).await?;
+    let store = Store::open(db).await?;
     store.migrate().await?;
     Ok(store)
 }

@@ -48,7 +48,14 @@ pub async fn import_register(
         .await
         .map_err(|_| too_large())?
         .map_err(|e| {
-            AppError::bad_request("invalid_request", format!("Cannot read the upload: {e}."))
+            e.as_error::<actix_web::error::PayloadError>()
+                .and_then(super::shield::body_timeout_error)
+                .unwrap_or_else(|| {
+                    AppError::bad_request(
+                        "invalid_request",
+                        format!("Cannot read the upload: {e}."),
+                    )
+                })
         })?;
     let name = req
         .headers()

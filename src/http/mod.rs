@@ -17,13 +17,14 @@ mod registrar;
 mod roles;
 pub mod routes;
 mod session;
+pub mod shield;
 mod staff;
 mod staff_pages;
 mod state;
 
 use std::net::IpAddr;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, web};
 
@@ -39,8 +40,12 @@ pub use state::AppState;
 /// to `X-Forwarded-For`; an IPv4 address alone (/32), an IPv6 address by its
 /// /64, which one household or phone is given whole.
 pub fn client_address(settings: &Settings, req: &HttpRequest) -> String {
-    let forwarded = settings
-        .behind_proxy
+    client_address_of(settings.behind_proxy, req)
+}
+
+/// `client_address`, given whether a trusted proxy sits in front.
+fn client_address_of(behind_proxy: bool, req: &HttpRequest) -> String {
+    let forwarded = behind_proxy
         .then(|| {
             req.headers()
                 .get("x-forwarded-for")
@@ -294,13 +299,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .app_data(
         web::FormConfig::default()
             .limit(BODY_LIMIT)
-            .error_handler(|e, _| {
-                AppError::bad_request(
-                    "invalid_request",
-                    format!("The form body is not as expected: {e}."),
-                )
-                .into()
-            }),
+            .error_handler(|e, _| form_error(e).into()),
     )
     .app_data(web::QueryConfig::default().error_handler(|e, _| query_error(e).into()))
     .app_data(web::PathConfig::default().error_handler(|e, _| path_error(e).into()));
@@ -333,9 +332,28 @@ fn json_error(e: JsonPayloadError) -> AppError {
         JsonPayloadError::Deserialize(e) => {
             AppError::bad_request("invalid_json", format!("The body is not valid JSON: {e}."))
         }
+        JsonPayloadError::Payload(e) => {
+            shield::body_timeout_error(&e).unwrap_or_else(|| cannot_read(&e))
+        }
+        other => cannot_read(&other),
+    }
+}
+
+fn cannot_read(e: &dyn std::fmt::Display) -> AppError {
+    AppError::bad_request(
+        "invalid_request",
+        format!("Cannot read the request body: {e}."),
+    )
+}
+
+fn form_error(e: UrlencodedError) -> AppError {
+    match e {
+        UrlencodedError::Payload(e) => {
+            shield::body_timeout_error(&e).unwrap_or_else(|| cannot_read(&e))
+        }
         other => AppError::bad_request(
             "invalid_request",
-            format!("Cannot read the request body: {other}."),
+            format!("The form body is not as expected: {other}."),
         ),
     }
 }
@@ -352,10 +370,14 @@ fn path_error(e: PathError) -> AppError {
 }
 
 /// True when the caller expects JSON rather than a page.
-fn wants_json(req: &HttpRequest) -> bool {
+pub(crate) fn wants_json(req: &HttpRequest) -> bool {
     let path = req.path();
     path.starts_with("/api/")
         || path.starts_with("/.well-known/")
+        || matches!(
+            path,
+            "/token" | "/introspect" | "/revoke" | "/userinfo" | "/jwks.json"
+        )
         || req
             .headers()
             .get(actix_web::http::header::ACCEPT)

@@ -6,12 +6,15 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::AppState;
+use actix_web::ResponseError;
+
+use super::{AppState, client_address};
 use crate::error::AppError;
+use crate::oidc::client_auth::parse_credentials;
 use crate::oidc::introspect::may_introspect;
 use crate::oidc::revoke::TokenParam;
 use crate::oidc::userinfo::bearer_token;
-use crate::oidc::{OAuthError, Params};
+use crate::oidc::{ErrorCode, OAuthError, Params};
 
 /// `Access-Control-Allow-Origin` for a request from a registered app's origin.
 async fn cors(state: &AppState, req: &HttpRequest, mut response: HttpResponse) -> HttpResponse {
@@ -55,7 +58,7 @@ fn oauth_response(result: Result<serde_json::Value, OAuthError>) -> HttpResponse
             .insert_header(("Cache-Control", "no-store"))
             .insert_header(("Pragma", "no-cache"))
             .json(body),
-        Err(e) => actix_web::ResponseError::error_response(&e),
+        Err(e) => e.error_response(),
     }
 }
 
@@ -85,13 +88,42 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// Runs a request of an app under its rate limit: the client id it claims
+/// together with its network (a client id is public, so wrong secrets from
+/// one network must not lock the app out everywhere); a failed client
+/// authentication counts as several requests.
+async fn as_app(
+    state: &AppState,
+    req: &HttpRequest,
+    form: &Params,
+    run: impl Future<Output = Result<serde_json::Value, OAuthError>>,
+) -> HttpResponse {
+    let claimed = parse_credentials(authorization(req), form)
+        .map(|c| c.client_id)
+        .unwrap_or_default();
+    let network = client_address(&state.settings, req);
+    if let Err(limited) = state.limits.check_app(&claimed, &network) {
+        return AppError::rate_limited(
+            limited,
+            "Too many requests came from this app on your network.",
+        )
+        .error_response();
+    }
+    let result = run.await;
+    if matches!(&result, Err(e) if e.code == ErrorCode::InvalidClient) {
+        state.limits.charge_failed_app(&claimed, &network);
+    }
+    oauth_response(result)
+}
+
 /// `POST /token`.
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<Params>,
 ) -> HttpResponse {
-    let response = oauth_response(state.provider.token(authorization(&req), &form).await);
+    let run = state.provider.token(authorization(&req), &form);
+    let response = as_app(&state, &req, &form, run).await;
     cors(&state, &req, response).await
 }
 
@@ -125,9 +157,8 @@ pub async fn revoke(
         let request = TokenParam::parse(&form)?;
         provider.revoke(&client, &request).await?;
         Ok(json!({}))
-    }
-    .await;
-    oauth_response(result)
+    };
+    as_app(&state, &req, &form, result).await
 }
 
 /// `POST /introspect` (RFC 7662).
@@ -144,7 +175,6 @@ pub async fn introspect(
         may_introspect(&client)?;
         let request = TokenParam::parse(&form)?;
         provider.introspect(&client, &request).await
-    }
-    .await;
-    oauth_response(result)
+    };
+    as_app(&state, &req, &form, result).await
 }

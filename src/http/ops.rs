@@ -12,19 +12,38 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The database answers; 503 otherwise, so a load balancer stops sending traffic.
+/// How long readiness waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The database answers on the probe's own connection within a second; 503
+/// otherwise, so a load balancer stops sending traffic. Requests waiting for
+/// the shared pool do not make this fail: overload alone must not take every
+/// instance out of its load balancer.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    match state.store.ping().await {
-        Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
-        Err(e) => {
+    if state.store.is_closed() {
+        // Shutting down: send traffic elsewhere.
+        return Err(not_ready());
+    }
+    let answered = tokio::time::timeout(READY_TIMEOUT, state.probe.ping()).await;
+    match answered {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(json!({"status": "ready"}))),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "database not reachable");
-            Err(AppError::new(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "not_ready",
-                "The database cannot be reached.",
-            ))
+            Err(not_ready())
+        }
+        Err(_) => {
+            tracing::warn!("database did not answer the readiness probe within a second");
+            Err(not_ready())
         }
     }
+}
+
+fn not_ready() -> AppError {
+    AppError::new(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "The database cannot be reached.",
+    )
 }
 
 /// Prometheus text exposition.

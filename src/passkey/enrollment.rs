@@ -79,7 +79,6 @@ impl Passkeys {
             json(&payload)?,
             Some(citizen_id),
         )
-        .await
     }
 
     /// Refuses (409) an enrollment that matches an existing citizen, and keeps
@@ -122,9 +121,9 @@ impl Passkeys {
         credential: Value,
     ) -> Result<(Citizen, String), AppError> {
         let credential = parse_registration(credential)?;
-        let row = self.take(ceremony_id, Kind::Enrollment).await?;
-        let registration: PasskeyRegistration = parse_json(&row.state)?;
-        let payload: EnrollmentPayload = parse_json(&row.payload)?;
+        let ceremony = self.open(ceremony_id, Kind::Enrollment).await?;
+        let registration: PasskeyRegistration = parse_json(&ceremony.state)?;
+        let payload: EnrollmentPayload = parse_json(&ceremony.payload)?;
         self.refuse_known_credential(&credential).await?;
         let passkey = self
             .webauthn
@@ -165,10 +164,15 @@ impl Passkeys {
             &passkey_row,
             &session_row,
             payload.register_ref.as_deref(),
+            ceremony.used(),
         )
         .await
         {
             Ok(Enrolled::Done) => Ok((citizen, token)),
+            Ok(Enrolled::CeremonyUsed) => Err(AppError::bad_request(
+                "unknown_ceremony",
+                "This request is unknown or was already used. Start again from the beginning.",
+            )),
             Ok(Enrolled::CodeUsed) => Err(AppError::conflict(
                 "activation_code_used",
                 "This activation code has already been used to enroll. Sign in with your passkey, \

@@ -5,7 +5,7 @@ use webauthn_rs::prelude::{
     DiscoverableAuthentication, DiscoverableKey, Passkey, PublicKeyCredential,
 };
 
-use super::ceremony::{Kind, Started};
+use super::ceremony::{Kind, Started, use_ceremony};
 use super::*;
 use crate::domain::{Citizen, CitizenId};
 use crate::error::AppError;
@@ -34,7 +34,6 @@ impl Passkeys {
             String::new(),
             None,
         )
-        .await
     }
 
     /// Finishes sign-in: identifies the passkey, checks the citizen may sign
@@ -45,8 +44,8 @@ impl Passkeys {
         credential: Value,
     ) -> Result<(Citizen, String), AppError> {
         let credential = parse_assertion(credential)?;
-        let row = self.take(ceremony_id, Kind::Login).await?;
-        let authentication: DiscoverableAuthentication = parse_json(&row.state)?;
+        let ceremony = self.open(ceremony_id, Kind::Login).await?;
+        let authentication: DiscoverableAuthentication = parse_json(&ceremony.state)?;
         let (user_handle, credential_id) = self
             .webauthn
             .identify_discoverable_authentication(&credential)
@@ -72,6 +71,16 @@ impl Passkeys {
         {
             return Err(unknown());
         }
+        // Checked before the signature: a copied passkey tried again and
+        // again, or a flood of assertions for one citizen, stops here.
+        self.limits
+            .check_sign_in(stored.citizen_id)
+            .map_err(|limited| {
+                AppError::rate_limited(
+                    limited,
+                    "Too many sign-in attempts were made with this identity.",
+                )
+            })?;
         if stored.disabled_at.is_some() {
             return Err(AppError::forbidden(
                 "passkey_disabled",
@@ -126,6 +135,7 @@ impl Passkeys {
             result.user_verified(),
         );
         let mut tx = self.store.begin().await?;
+        use_ceremony(&mut tx, ceremony.used()).await?;
         tx.record_passkey_use(&stored).await?;
         tx.insert_session(&session_row).await?;
         tx.commit().await?;

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use webauthn_rs::prelude::PasskeyRegistration;
 
-use super::ceremony::{Kind, Started};
+use super::ceremony::{Kind, Started, use_ceremony};
 use super::*;
 use crate::error::AppError;
 use crate::store::{PasskeyRow, SignedIn};
@@ -75,7 +75,6 @@ impl Passkeys {
             String::new(),
             Some(who.citizen.id.0),
         )
-        .await
     }
 
     /// Finishes adding a passkey; the ceremony must belong to the same citizen.
@@ -87,15 +86,15 @@ impl Passkeys {
         name: Option<&str>,
     ) -> Result<PasskeyRow, AppError> {
         let credential = parse_registration(credential)?;
-        let row = self.take(ceremony_id, Kind::AddPasskey).await?;
-        if row.citizen_id != Some(who.citizen.id.0) {
+        let ceremony = self.open(ceremony_id, Kind::AddPasskey).await?;
+        if ceremony.citizen_id != Some(who.citizen.id.0) {
             return Err(AppError::bad_request(
                 "wrong_ceremony",
                 "This ceremony was started by someone else. Start again.",
             ));
         }
         self.require_fresh_verification(who)?;
-        let registration: PasskeyRegistration = parse_json(&row.state)?;
+        let registration: PasskeyRegistration = parse_json(&ceremony.state)?;
         self.refuse_known_credential(&credential).await?;
         let passkey = self
             .webauthn
@@ -109,13 +108,19 @@ impl Passkeys {
             &passkey,
             name.as_deref().unwrap_or(&default_name),
         )?;
-        match self.store.insert_passkey(&row).await {
-            Ok(()) => Ok(row),
-            Err(e) if e.is_unique_violation_on("credential_id") => Err(AppError::conflict(
-                "credential_already_registered",
-                "This passkey is already registered.",
-            )),
-            Err(e) => Err(e.into()),
+        let mut tx = self.store.begin().await?;
+        use_ceremony(&mut tx, ceremony.used()).await?;
+        match tx.insert_passkey(&row).await {
+            Ok(()) => {}
+            Err(e) if e.is_unique_violation_on("credential_id") => {
+                return Err(AppError::conflict(
+                    "credential_already_registered",
+                    "This passkey is already registered.",
+                ));
+            }
+            Err(e) => return Err(e.into()),
         }
+        tx.commit().await?;
+        Ok(row)
     }
 }

@@ -1,12 +1,14 @@
 //! Passkey ceremonies with webauthn-rs: enrollment, usernameless sign-in, and
-//! adding a passkey. Ceremony state lives in the database for five minutes
-//! and is taken before verification, so any instance finishes it, once.
+//! adding a passkey. Ceremony state travels with the client, sealed, for
+//! five minutes; any instance finishes a ceremony, once (see `ceremony`).
 
 mod ceremony;
 mod enrollment;
 mod errors;
 mod login;
 mod manage;
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +24,8 @@ use crate::clock::Clock;
 use crate::config::Issuer;
 use crate::domain::{Citizen, CitizenStatus};
 use crate::error::AppError;
+use crate::limits::Limits;
+use crate::secrets::{MasterKey, Sealer};
 use crate::session::SessionPolicy;
 use crate::store::{PasskeyRow, Store};
 
@@ -33,9 +37,15 @@ pub use errors::webauthn_error;
 pub struct Passkeys {
     store: Store,
     clock: Clock,
-    /// The WebAuthn relying party (configuration only; ceremonies are stored).
+    /// The WebAuthn relying party (configuration only; ceremonies are sealed).
     webauthn: Webauthn,
     sessions: SessionPolicy,
+    /// Sign-in attempts per citizen.
+    limits: Arc<Limits>,
+    /// Seals ceremony state that travels with the client.
+    ceremonies: Sealer,
+    /// The issuer ceremonies are bound to.
+    issuer: String,
 }
 
 impl Passkeys {
@@ -46,6 +56,8 @@ impl Passkeys {
         clock: Clock,
         issuer: &Issuer,
         sessions: SessionPolicy,
+        limits: Arc<Limits>,
+        master: &MasterKey,
     ) -> anyhow::Result<Self> {
         let webauthn = WebauthnBuilder::new(issuer.host(), issuer.url())?
             .rp_name("Civitas")
@@ -55,6 +67,9 @@ impl Passkeys {
             clock,
             webauthn,
             sessions,
+            limits,
+            ceremonies: Sealer::new(master, "civitas ceremony state v1")?,
+            issuer: issuer.as_str().to_string(),
         })
     }
 
@@ -106,7 +121,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
     serde_json::to_string(value).map_err(AppError::internal)
 }
 
-/// A stored ceremony payload that no longer parses: our bug, not the user's.
+/// A sealed ceremony payload that no longer parses: our bug, not the user's.
 fn corrupt(e: impl std::fmt::Display) -> AppError {
     AppError::internal(anyhow::anyhow!("stored enrollment payload: {e}"))
 }

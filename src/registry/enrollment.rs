@@ -1,12 +1,13 @@
 //! The enrollment transaction: the citizen with a fresh national ID number,
-//! their first passkey and a session, all or nothing. The duplicate rule is
+//! their first passkey and a session, all or nothing, with the mark of the
+//! ceremony that enrolled them. The duplicate rule is
 //! decided here, inside the transaction that creates the citizen.
 
 use uuid::Uuid;
 
 use super::insert_drawing_numbers;
 use crate::domain::{Citizen, CitizenId, dedup_key};
-use crate::store::{DuplicateAttempt, PasskeyRow, SessionRow, Store, StoreError};
+use crate::store::{DuplicateAttempt, PasskeyRow, SessionRow, Store, StoreError, UsedCeremony};
 
 /// Outcome of an enrollment.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum Enrolled {
     NoFreeNumber,
     /// The register row was claimed meanwhile (its code was used).
     CodeUsed,
+    /// The ceremony was finished meanwhile (a replay, or a parallel finish).
+    CeremonyUsed,
 }
 
 /// Creates `citizen` (drawing national ID numbers until one is free), their
@@ -32,6 +35,7 @@ pub async fn enroll(
     passkey: &PasskeyRow,
     session: &SessionRow,
     register_ref: Option<&str>,
+    ceremony: &UsedCeremony,
 ) -> Result<Enrolled, StoreError> {
     let key = dedup_key(
         &citizen.given_name,
@@ -40,6 +44,9 @@ pub async fn enroll(
         &citizen.region,
     );
     let mut tx = store.begin_write().await?;
+    if !tx.use_ceremony(ceremony).await? {
+        return Ok(Enrolled::CeremonyUsed);
+    }
     tx.lock_identity(&key).await?;
     let existing = tx.citizen_by_dedup_key(&key).await?;
     if let (Some(id), None) = (existing, register_ref) {

@@ -3,11 +3,13 @@
 //! keeps only as hashes.
 
 mod master;
+mod sealer;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use master::MasterKey;
+pub use sealer::Sealer;
 
 /// A new random secret, base64url-encoded, and its hash for storage.
 pub fn new_secret() -> (String, String) {

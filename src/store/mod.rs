@@ -24,13 +24,14 @@ mod sweep;
 mod throttles;
 pub mod tx;
 
+use crate::config::DatabaseSettings;
 use sqlx::{PgPool, SqlitePool};
 
 pub use audit::AuditFilter;
 pub use campaigns::{
     CampaignRegionRow, CampaignRow, PendingRow, RegionCount, ScopeRegion, day_date, day_number,
 };
-pub use ceremonies::{CeremonyRow, Taken};
+pub use ceremonies::UsedCeremony;
 pub use citizens::CitizenRow;
 pub use counts::Table;
 pub use keys::KeyRow;
@@ -105,12 +106,28 @@ pub struct PoolStats {
 }
 
 impl Store {
-    /// Connects to the database the URL names and brings its schema up to date.
+    /// Connects to the database the URL names, with the default wait for a
+    /// pooled connection.
     pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<Self> {
+        Self::open(&DatabaseSettings {
+            url: url.to_string(),
+            max_connections,
+            acquire_timeout: std::time::Duration::from_secs(3),
+        })
+        .await
+    }
+
+    /// Connects to the database `settings` name.
+    pub async fn open(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let (url, max, wait) = (
+            settings.url.as_str(),
+            settings.max_connections,
+            settings.acquire_timeout,
+        );
         let store = if url.starts_with("sqlite:") {
-            Self::Sqlite(sqlite::connect(url, max_connections).await?)
+            Self::Sqlite(sqlite::connect(url, max, wait).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres(postgres::connect(url, max_connections).await?)
+            Self::Postgres(postgres::connect(url, max, wait).await?)
         } else {
             anyhow::bail!(
                 "database URL must start with sqlite:// or postgres:// (got {:?})",
@@ -152,6 +169,11 @@ impl Store {
             idle: pool.num_idle(),
             max: pool.options().get_max_connections(),
         })
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        on_pool!(self, |pool| pool.is_closed())
     }
 
     /// Closes every connection (at shutdown).

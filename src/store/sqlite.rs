@@ -7,7 +7,11 @@ use anyhow::Context;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<SqlitePool> {
+pub async fn connect(
+    url: &str,
+    max_connections: Option<u32>,
+    acquire_timeout: Duration,
+) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid SQLite URL {url:?}"))?
         .create_if_missing(true)
@@ -24,7 +28,7 @@ pub async fn connect(url: &str, max_connections: Option<u32>) -> anyhow::Result<
     }
     SqlitePoolOptions::new()
         .max_connections(max_connections.unwrap_or(8))
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open SQLite database {url}"))

@@ -1,6 +1,6 @@
-//! Removing rows nobody can use any more: ceremonies and authorization
-//! requests past their expiry, sessions past their absolute lifetime, and
-//! throttle windows that have closed.
+//! Removing rows nobody can use any more: marks of finished ceremonies and
+//! authorization requests past their expiry, sessions past their absolute
+//! lifetime, and throttle windows that have closed.
 
 use super::{Store, StoreError, on_pool};
 
@@ -9,7 +9,7 @@ impl Store {
     /// `throttle_window` seconds; returns how many rows went.
     pub async fn sweep_expired(&self, now: i64, throttle_window: i64) -> Result<u64, StoreError> {
         let steps = [
-            ("DELETE FROM ceremonies WHERE expires_at < $1", now),
+            ("DELETE FROM used_ceremonies WHERE expires_at < $1", now),
             (
                 "DELETE FROM authorization_requests WHERE expires_at < $1",
                 now,

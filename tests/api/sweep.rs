@@ -1,4 +1,4 @@
-//! Expired rows are swept: ceremonies, sessions past their absolute
+//! Expired rows are swept: marks of finished ceremonies, sessions past their absolute
 //! lifetime and closed throttle windows go; live ones stay.
 
 use civitas::registry::activation::ActivationCode;
@@ -29,7 +29,7 @@ async fn sweeping_removes_only_what_expired(app: TestApp) {
     assert_error(response, 400, "activation_code_not_found", "unknown code").await;
     let live = [
         (Table::Sessions, 1),
-        (Table::Ceremonies, 1),
+        (Table::UsedCeremonies, 1),
         (Table::Throttles, 1),
     ];
     for (table, n) in live {
@@ -63,7 +63,7 @@ async fn sweeping_removes_only_what_expired(app: TestApp) {
         2
     );
     assert_eq!(count(&app, Table::Sessions).await, 1);
-    assert_eq!(count(&app, Table::Ceremonies).await, 0);
+    assert_eq!(count(&app, Table::UsedCeremonies).await, 0);
     assert_eq!(count(&app, Table::Throttles).await, 0);
 
     // Past the session's absolute lifetime.

@@ -341,7 +341,7 @@ pub async fn snapshot(app: &TestApp) -> Vec<(Table, i64)> {
         Citizens,
         Passkeys,
         Sessions,
-        Ceremonies,
+        UsedCeremonies,
         EnrollmentDuplicates,
         CredentialIncidents,
         RegisterEntries,
