@@ -26,6 +26,23 @@ pub struct DatabaseArgs {
     /// PostgreSQL, 8 for SQLite]
     #[arg(long, env = "CIVITAS_DATABASE_MAX_CONNECTIONS", global = true)]
     pub database_max_connections: Option<u32>,
+
+    /// Master key (32 bytes, base64url) that goes with the database: it
+    /// seals the signing keys and keys the registry's hashes and the audit
+    /// chain. Without it, a key file is used (created with mode 0600 if
+    /// missing).
+    #[arg(
+        long,
+        env = "CIVITAS_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
+
+    /// Master key file used when no master key is given.
+    /// [default: civitas-data/master.key]
+    #[arg(long, env = "CIVITAS_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// Settings of `civitas serve`.
@@ -57,16 +74,6 @@ pub struct ServeArgs {
     /// Hours a sign-in lasts at most, however active. [default: 12]
     #[arg(long, env = "CIVITAS_SESSION_MAX_HOURS")]
     pub session_max_hours: Option<u32>,
-
-    /// Master key (32 bytes, base64url) that seals the signing keys. Without
-    /// it, a key file is used (created with mode 0600 if missing).
-    #[arg(long, env = "CIVITAS_MASTER_KEY", hide_env_values = true)]
-    pub master_key: Option<String>,
-
-    /// Master key file used when no master key is given.
-    /// [default: civitas-data/master.key]
-    #[arg(long, env = "CIVITAS_MASTER_KEY_FILE")]
-    pub master_key_file: Option<PathBuf>,
 
     /// Country named in the `address` claim. [default: Civitas]
     #[arg(long, env = "CIVITAS_COUNTRY")]
@@ -108,6 +115,8 @@ impl DatabaseArgs {
             database_max_connections: self
                 .database_max_connections
                 .or(file.database_max_connections),
+            master_key: self.master_key.or(file.master_key),
+            master_key_file: self.master_key_file.or(file.master_key_file),
         }
     }
 
@@ -123,6 +132,10 @@ impl DatabaseArgs {
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
             max_connections: self.database_max_connections,
+            master_key: self.master_key,
+            master_key_file: self
+                .master_key_file
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_MASTER_KEY_FILE)),
         }
     }
 }
@@ -144,11 +157,6 @@ impl ServeArgs {
             issuer: Issuer::parse(&issuer)?,
             regions_file: self.regions.or(file.regions),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
-            master_key: self.master_key.or(file.master_key),
-            master_key_file: self
-                .master_key_file
-                .or(file.master_key_file)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_MASTER_KEY_FILE)),
             country: self
                 .country
                 .or(file.country)
@@ -184,10 +192,15 @@ fn read_config_file<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyh
     }
 }
 
+/// The database and the master key that goes with it.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: Option<u32>,
+    /// Master key (base64url), when given directly.
+    pub master_key: Option<String>,
+    /// Master key file, used without `master_key`.
+    pub master_key_file: PathBuf,
 }
 
 /// Everything `civitas serve` needs, resolved.
@@ -198,10 +211,6 @@ pub struct Settings {
     pub issuer: Issuer,
     pub regions_file: Option<PathBuf>,
     pub log_format: LogFormat,
-    /// Master key (base64url), when given directly.
-    pub master_key: Option<String>,
-    /// Master key file, used without `master_key`.
-    pub master_key_file: PathBuf,
     /// Country in the `address` claim.
     pub country: String,
     /// Idle timeout of a browser session.
@@ -224,13 +233,13 @@ impl Settings {
             database: DatabaseSettings {
                 url: database_url.to_string(),
                 max_connections: Some(16),
+                master_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string()),
+                master_key_file: PathBuf::from(DEFAULT_MASTER_KEY_FILE),
             },
             listen: format!("127.0.0.1:{port}"),
             issuer: Issuer::parse(&format!("http://localhost:{port}"))?,
             regions_file: None,
             log_format: LogFormat::Text,
-            master_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string()),
-            master_key_file: PathBuf::from(DEFAULT_MASTER_KEY_FILE),
             country: "Civitas".to_string(),
             session_idle: time::Duration::minutes(30),
             session_max_age: time::Duration::hours(12),

@@ -24,4 +24,5 @@ mod registry_import;
 mod registry_lifecycle;
 mod registry_staff;
 mod schema_parity;
+mod security_audit;
 mod sweep;
