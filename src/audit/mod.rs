@@ -9,7 +9,9 @@
 //! changed. Logs begun before keying keep their plain SHA-256 hashes up to
 //! the entry where the keyed part starts (`audit_head.keyed_from`); the
 //! first keyed entry covers the last unkeyed hash, which freezes them too.
+//! Checkpoints (`checkpoint`) anchor the log outside the database.
 
+pub mod checkpoint;
 pub mod verify;
 
 use std::fmt;

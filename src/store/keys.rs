@@ -45,6 +45,17 @@ impl Store {
         .await)?)
     }
 
+    /// The key `kid`, in any state.
+    pub async fn signing_key(&self, kid: &str) -> Result<Option<KeyRow>, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query_as(
+            "SELECT kid, alg, private_sealed, public_jwk, created_at, retired_at, unpublish_at \
+             FROM signing_keys WHERE kid = $1"
+        )
+        .bind(kid)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
     /// The newest key of `alg` that is not retired.
     pub async fn active_signing_key(&self, alg: &str) -> Result<Option<KeyRow>, StoreError> {
         Ok(on_pool!(self, |pool| sqlx::query_as(

@@ -1,10 +1,12 @@
 //! Attacks on the audit log by whoever holds the database: rewriting
-//! entries and re-hashing the chain, and emptying the table.
+//! entries and re-hashing the chain, emptying the table, and rewriting the
+//! whole log after a checkpoint was published.
 
 use civitas::audit::{AuditEntry, GENESIS_HASH, entry_hash};
+use civitas::oidc::signing::{Alg, generate};
 use civitas::staff::Role;
 use civitas::store::Table;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::app::TestApp;
 use crate::support::registry::*;
@@ -109,6 +111,15 @@ fn verify(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     (out.status.success(), stdout(&out), stderr(&out))
 }
 
+fn checkpoint(app: &TestApp) -> std::path::PathBuf {
+    let out = civitas(app, &["audit", "checkpoint"]);
+    assert!(out.status.success(), "audit checkpoint: {}", stderr(&out));
+    let jws = stdout(&out).trim().to_string();
+    let file = std::env::temp_dir().join(format!("checkpoint-{}.jwt", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &jws).unwrap();
+    file
+}
+
 async fn a_log_rehashed_with_sha256_is_caught_by_verify(app: TestApp) {
     history(&app).await;
     let (ok, _, err) = verify(&app, &[]);
@@ -126,6 +137,162 @@ async fn a_log_rehashed_with_sha256_is_caught_by_verify(app: TestApp) {
         err.contains(&format!("entry {forged} ")),
         "does not name entry {forged}: {err}"
     );
+}
+
+async fn a_log_rewritten_whole_after_a_checkpoint_is_caught_by_it(app: TestApp) {
+    history(&app).await;
+    let file = checkpoint(&app);
+    let path = file.to_str().unwrap();
+    let jws = std::fs::read_to_string(&file).unwrap();
+
+    // A compact JWS over the count and the head, signed with a published
+    // ES256 key.
+    let header = jsonwebtoken::decode_header(&jws).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(header.typ.as_deref(), Some("audit-checkpoint+jwt"));
+    let jwks: Value = app.get("/jwks.json").await.json().await.unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == header.kid.as_deref().unwrap() && k["alg"] == "ES256")
+    );
+    let claims = crate::support::oidc::jwt_claims(&jws);
+    let entries = all_audit_entries(&app).await;
+    let total = count(&app, Table::AuditEntries).await;
+    assert_eq!(claims["seq"], total, "{claims}");
+    assert_eq!(claims["hash"], entries.last().unwrap().hash.as_str());
+    assert!(
+        claims["iat"].is_i64() && claims["iss"].is_string(),
+        "{claims}"
+    );
+
+    let (ok, out, err) = verify(&app, &["--checkpoint", path]);
+    assert!(ok, "untouched: {err}");
+    assert!(out.contains("checkpoint"), "{out}");
+
+    // The log goes on after the checkpoint and still extends it.
+    invitation_token(&app, Role::Auditor, &[]).await;
+    let (ok, _, err) = verify(&app, &["--checkpoint", path]);
+    assert!(ok, "appended after the checkpoint: {err}");
+
+    // The holder of the database rewrites history and re-hashes every
+    // entry, moving the start of the keyed part past the end, so that the
+    // log looks as if it had all been written before keying.
+    disable_append_only(&app).await;
+    let mut entries = all_audit_entries(&app).await;
+    forge_reason(&mut entries);
+    rehash(&mut entries, 1);
+    write_back(&app, &entries, 1).await;
+    let sql = "UPDATE audit_head SET keyed_from = seq + 1 WHERE id = 1";
+    assert_eq!(execute_sql(&app.store, sql).await.unwrap(), 1);
+
+    let (ok, out, err) = verify(&app, &["--checkpoint", path]);
+    assert!(!ok, "a rewritten log passed the checkpoint: {out}");
+    assert!(
+        err.contains("does not extend the checkpoint"),
+        "does not say why: {err}"
+    );
+    std::fs::remove_file(&file).unwrap();
+}
+
+async fn a_log_cut_short_after_a_checkpoint_is_caught_by_it(app: TestApp) {
+    history(&app).await;
+    let file = checkpoint(&app);
+    let path = file.to_str().unwrap();
+    let total = count(&app, Table::AuditEntries).await;
+
+    disable_append_only(&app).await;
+    let sql = format!("DELETE FROM audit_entries WHERE seq >= {}", total - 1);
+    assert_eq!(execute_sql(&app.store, &sql).await.unwrap(), 2);
+    let entries = all_audit_entries(&app).await;
+    write_back(&app, &entries, total).await;
+
+    let (ok, out, err) = verify(&app, &["--checkpoint", path]);
+    assert!(!ok, "a shortened log passed the checkpoint: {out}");
+    assert!(err.contains("does not extend the checkpoint"), "{err}");
+    std::fs::remove_file(&file).unwrap();
+}
+
+async fn a_forged_checkpoint_is_refused(app: TestApp) {
+    history(&app).await;
+    let file = checkpoint(&app);
+    let jws = std::fs::read_to_string(&file).unwrap();
+    let parts: Vec<&str> = jws.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    // Claims changed under the same signature.
+    let mut claims = crate::support::oidc::jwt_claims(&jws);
+    claims["seq"] = json!(1);
+    let changed = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
+    // Signed by a key this database never had, under a kid it has.
+    let stranger = generate(Alg::ES256).unwrap();
+    let key = civitas::oidc::signing::SigningKey::from_der(
+        jsonwebtoken::decode_header(&jws)
+            .unwrap()
+            .kid
+            .as_deref()
+            .unwrap(),
+        Alg::ES256,
+        &stranger.private_der,
+    )
+    .unwrap();
+    let foreign = key
+        .sign(
+            "audit-checkpoint+jwt",
+            &crate::support::oidc::jwt_claims(&jws),
+        )
+        .unwrap();
+    // Signed by a key nobody knows.
+    let unknown = civitas::oidc::signing::SigningKey::from_der(
+        &stranger.kid,
+        Alg::ES256,
+        &stranger.private_der,
+    )
+    .unwrap()
+    .sign(
+        "audit-checkpoint+jwt",
+        &crate::support::oidc::jwt_claims(&jws),
+    )
+    .unwrap();
+    // A token of ours that is not a checkpoint.
+    let rp = crate::support::oidc::register(&app, Default::default()).await;
+    let _auth = crate::support::oidc::signed_in_citizen(&app, "Bola").await;
+    let (verifier, challenge) = crate::support::oidc::pkce();
+    let code = crate::support::oidc::code(&app, &rp, &challenge, &[]).await;
+    let tokens: Value = crate::support::oidc::exchange(&app, &rp, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (case, text, says) in [
+        ("claims changed", changed.as_str(), "signature"),
+        ("another key under our kid", foreign.as_str(), "signature"),
+        ("unknown kid", unknown.as_str(), "no signing key"),
+        (
+            "an ID token",
+            tokens["id_token"].as_str().unwrap(),
+            "not an audit checkpoint",
+        ),
+        ("not a JWS", "hello", "not an audit checkpoint"),
+        ("empty", "", "not an audit checkpoint"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (ok, out, err) = verify(&app, &["--checkpoint", file.to_str().unwrap()]);
+        assert!(!ok, "case {case}: verify passed: {out}");
+        assert!(err.contains(says), "case {case}: {err}");
+    }
+    std::fs::remove_file(&file).unwrap();
+    let (ok, _, err) = verify(&app, &["--checkpoint", "/nonexistent/checkpoint.jwt"]);
+    assert!(!ok && err.contains("/nonexistent/checkpoint.jwt"), "{err}");
 }
 
 async fn entries_written_before_keying_still_verify_and_are_frozen(app: TestApp) {
@@ -234,6 +401,9 @@ async fn truncating_the_audit_log_is_refused(app: TestApp) {
 
 crate::on_both_backends!(
     a_log_rehashed_with_sha256_is_caught_by_verify,
+    a_log_rewritten_whole_after_a_checkpoint_is_caught_by_it,
+    a_log_cut_short_after_a_checkpoint_is_caught_by_it,
+    a_forged_checkpoint_is_refused,
     entries_written_before_keying_still_verify_and_are_frozen,
     truncating_the_audit_log_is_refused,
 );
