@@ -22,9 +22,14 @@ use crate::telemetry::{Metrics, observe_request};
 use crate::{http, registry};
 
 /// Connects to the database and brings its schema up to date, then loads
-/// the master key that goes with it and gives the store the audit key
-/// derived from it. The server and every command that writes start here.
-pub async fn open_database(db: &DatabaseSettings) -> anyhow::Result<(Store, MasterKey)> {
+/// the master key that goes with it: refuses one that does not match the
+/// database's check value, reseals private keys sealed the old way, and
+/// gives the store the audit key derived from it. The server and every
+/// command that writes start here.
+pub async fn open_database(
+    db: &DatabaseSettings,
+    clock: &Clock,
+) -> anyhow::Result<(Store, MasterKey)> {
     let store = Store::connect(&db.url, db.max_connections).await?;
     store
         .migrate()
@@ -32,6 +37,11 @@ pub async fn open_database(db: &DatabaseSettings) -> anyhow::Result<(Store, Mast
         .context("cannot apply database migrations")?;
     let master = MasterKey::load(db.master_key.as_deref(), &db.master_key_file)
         .context("cannot load the master key")?;
+    crate::secrets::check_master_key(&store, &master, clock.unix()).await?;
+    let resealed = keyring::reseal_keys(&store, &master).await?;
+    if resealed > 0 {
+        tracing::info!(resealed, "private keys resealed under the sealing key");
+    }
     let store = store.with_audit_key(AuditKey::new(&master));
     Ok((store, master))
 }
@@ -61,7 +71,7 @@ impl Application {
         clock: Clock,
         workers: Option<usize>,
     ) -> anyhow::Result<Self> {
-        let (store, master) = open_database(&settings.database).await?;
+        let (store, master) = open_database(&settings.database, &clock).await?;
         registry::load_regions(&store, settings.regions_file.as_deref()).await?;
         let rekeyed = registry::rekey_citizens(&store).await?;
         if rekeyed > 0 {

@@ -43,7 +43,8 @@ pub(super) async fn run(command: AuditCommand, config: &Path) -> anyhow::Result<
             checkpoint,
         } => {
             let settings = settings.resolve(config)?;
-            let (store, master) = crate::startup::open_database(&settings.database).await?;
+            let (store, master) =
+                crate::startup::open_database(&settings.database, &Clock::System).await?;
             let given = match checkpoint {
                 Some(path) => Some(read_checkpoint(&store, &path).await?),
                 None => None,
@@ -66,7 +67,8 @@ pub(super) async fn run(command: AuditCommand, config: &Path) -> anyhow::Result<
         }
         AuditCommand::Checkpoint { settings } => {
             let settings = settings.resolve(config)?;
-            let (store, master) = crate::startup::open_database(&settings.database).await?;
+            let (store, master) =
+                crate::startup::open_database(&settings.database, &Clock::System).await?;
             let head = walk(&store, &master, None).await?;
             let signer = KeyCache::default()
                 .signer(&store, &master, Alg::ES256)

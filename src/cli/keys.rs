@@ -23,7 +23,8 @@ pub(super) async fn run(command: KeysCommand, config: &Path) -> anyhow::Result<(
     match command {
         KeysCommand::Rotate { settings } => {
             let settings = settings.resolve(config)?;
-            let (store, master) = crate::startup::open_database(&settings.database).await?;
+            let (store, master) =
+                crate::startup::open_database(&settings.database, &Clock::System).await?;
             let now = Clock::System.unix();
             keyring::ensure_keys(&store, &master, now).await?;
             let kids = keyring::rotate(&store, &master, now).await?;

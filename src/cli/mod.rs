@@ -201,7 +201,7 @@ pub(super) async fn open_store(
     args: DatabaseArgs,
     config: &std::path::Path,
 ) -> anyhow::Result<Store> {
-    let (store, _) = open_database(&args.resolve(config)?).await?;
+    let (store, _) = open_database(&args.resolve(config)?, &Clock::System).await?;
     Ok(store)
 }
 
@@ -217,7 +217,7 @@ pub(super) async fn open_registry(settings: &crate::config::Settings) -> anyhow:
 async fn open_registry_with_key(
     settings: &crate::config::Settings,
 ) -> anyhow::Result<(Store, MasterKey)> {
-    let (store, master) = open_database(&settings.database).await?;
+    let (store, master) = open_database(&settings.database, &Clock::System).await?;
     crate::registry::load_regions(&store, settings.regions_file.as_deref()).await?;
     Ok((store, master))
 }

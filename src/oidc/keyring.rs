@@ -1,5 +1,5 @@
 //! The provider's signing keys: generated on first start, sealed at rest with
-//! the master key, parsed once per key id and kept in memory (immutable per
+//! a key derived from the master key, parsed once per key id and kept in memory (immutable per
 //! kid, so every instance may cache them), rotated on command. The JWKS
 //! document is kept as prepared bytes and rebuilt when it may be stale.
 
@@ -11,7 +11,7 @@ use anyhow::Context;
 use jsonwebtoken::DecodingKey;
 
 use super::signing::{Alg, SigningKey, generate};
-use crate::secrets::MasterKey;
+use crate::secrets::{MasterKey, SEAL_VERSION};
 use crate::store::{KeyRow, Store};
 
 /// How long a retired key stays in JWKS: longer than any token it signed
@@ -59,7 +59,36 @@ fn new_row(master: &MasterKey, alg: Alg, now: i64) -> anyhow::Result<KeyRow> {
         created_at: now,
         retired_at: None,
         unpublish_at: None,
+        seal_version: SEAL_VERSION,
     })
+}
+
+/// Opens a stored key's private key, however it was sealed.
+fn unseal(master: &MasterKey, row: &KeyRow) -> anyhow::Result<Vec<u8>> {
+    master
+        .open_as(row.seal_version, &row.private_sealed, row.kid.as_bytes())
+        .with_context(|| format!("cannot unseal key {} (wrong master key?)", row.kid))
+}
+
+/// Reseals the private keys still sealed under the raw master key with the
+/// key derived for sealing (at start-up; a no-op once done). Any number of
+/// processes may run it at once: a key resealed by another is left alone.
+pub async fn reseal_keys(store: &Store, master: &MasterKey) -> anyhow::Result<u64> {
+    let old = store.signing_keys_sealed_before(SEAL_VERSION).await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = store.begin_write().await?;
+    let mut done = 0;
+    for row in &old {
+        let der = unseal(master, row)?;
+        let sealed = master.seal(&der, row.kid.as_bytes())?;
+        done += tx
+            .reseal_signing_key(&row.kid, row.seal_version, &sealed, SEAL_VERSION)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(done)
 }
 
 /// Makes sure every algorithm has an active key (first start).
@@ -142,9 +171,7 @@ impl KeyCache {
             .active_signing_key(alg.as_str())
             .await?
             .with_context(|| format!("no active {} signing key", alg.as_str()))?;
-        let der = master
-            .open(&row.private_sealed, row.kid.as_bytes())
-            .with_context(|| format!("cannot unseal key {} (wrong master key?)", row.kid))?;
+        let der = unseal(master, &row)?;
         let key = Arc::new(SigningKey::from_der(&row.kid, alg, &der)?);
         // Publish before signing: prepared JWKS without this key is dropped,
         // so the next request for it reads the keys again.

@@ -2,12 +2,14 @@
 //! bearer secrets (session tokens, codes, invitations) that the database
 //! keeps only as hashes.
 
+mod check;
 mod master;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-pub use master::MasterKey;
+pub use check::check_master_key;
+pub use master::{MasterKey, SEAL_VERSION};
 
 /// A new random secret, base64url-encoded, and its hash for storage.
 pub fn new_secret() -> (String, String) {

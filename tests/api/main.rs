@@ -25,4 +25,5 @@ mod registry_lifecycle;
 mod registry_staff;
 mod schema_parity;
 mod security_audit;
+mod security_keys;
 mod sweep;

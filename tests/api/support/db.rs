@@ -222,7 +222,8 @@ fn template_name(backend: Backend) -> String {
 async fn fill_template(url: &str) {
     let mut settings = Settings::for_tests(url, 0).unwrap();
     settings.database.max_connections = Some(2);
-    let (store, master) = civitas::startup::open_database(&settings.database)
+    let clock = civitas::clock::Clock::fixed(START);
+    let (store, master) = civitas::startup::open_database(&settings.database, &clock)
         .await
         .unwrap();
     civitas::registry::load_regions(&store, None).await.unwrap();

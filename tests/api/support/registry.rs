@@ -407,6 +407,16 @@ pub async fn execute_sql(store: &Store, sql: &str) -> Result<u64, sqlx::Error> {
     }
 }
 
+/// Runs one query returning one integer directly on the database.
+pub async fn select_i64(store: &Store, sql: &str) -> i64 {
+    let query = sqlx::AssertSqlSafe(sql.to_string());
+    let result = match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+        Pool::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+    };
+    result.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// True on the SQLite backend.
 pub fn is_sqlite(app: &TestApp) -> bool {
     matches!(app.store.pool(), Pool::Sqlite(_))
