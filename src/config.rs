@@ -93,6 +93,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CIVITAS_ACTIVATION_CODE_DAYS")]
     pub activation_code_days: Option<u32>,
 
+    /// Minutes a rotated signing key is published in JWKS before it signs,
+    /// so that relying parties' caches know it first (keep it above the
+    /// 5 minutes JWKS may be cached). [default: 10]
+    #[arg(long, env = "CIVITAS_KEY_PUBLISH_BEFORE_MINUTES")]
+    pub key_publish_before_minutes: Option<u32>,
+
     /// `true` when a reverse proxy you run sits in front of Civitas: the
     /// client address (for guessing throttles) is then the last entry of
     /// `X-Forwarded-For` instead of the connection's peer. [default: false]
@@ -179,6 +185,11 @@ impl ServeArgs {
                 .activation_code_days
                 .or(file.activation_code_days)
                 .unwrap_or(DEFAULT_ACTIVATION_CODE_DAYS),
+            key_publish_before: time::Duration::minutes(i64::from(
+                self.key_publish_before_minutes
+                    .or(file.key_publish_before_minutes)
+                    .unwrap_or(crate::oidc::keyring::DEFAULT_PUBLISH_BEFORE_MINUTES),
+            )),
         })
     }
 }
@@ -223,6 +234,8 @@ pub struct Settings {
     pub activation_code_days: u32,
     /// How long a grant to an app lasts at most.
     pub grant_max_age: time::Duration,
+    /// How long a rotated signing key is published before it signs.
+    pub key_publish_before: time::Duration,
 }
 
 impl Settings {
@@ -247,6 +260,7 @@ impl Settings {
             behind_proxy: true,
             activation_code_days: DEFAULT_ACTIVATION_CODE_DAYS,
             grant_max_age: time::Duration::days(90),
+            key_publish_before: time::Duration::minutes(10),
         })
     }
 }

@@ -18,3 +18,19 @@ CREATE TABLE master_key_checks (
     check_value TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );
+
+-- A signing key is published from its creation and signs from
+-- `activates_at`: a rotated key waits (10 minutes by default) so that the
+-- JWKS caches of relying parties have it before it signs. A revoked key
+-- leaves JWKS and stops signing at once.
+ALTER TABLE signing_keys ADD COLUMN activates_at BIGINT NOT NULL DEFAULT 0;
+UPDATE signing_keys SET activates_at = created_at;
+ALTER TABLE signing_keys ADD COLUMN revoked_at BIGINT;
+
+-- Every rotation and revocation locks this row first, so they run one at a
+-- time whichever instance or command line runs them.
+CREATE TABLE signing_key_lock (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    changes BIGINT NOT NULL
+);
+INSERT INTO signing_key_lock (id, changes) VALUES (1, 0);

@@ -70,15 +70,16 @@ pub(super) async fn run(command: AuditCommand, config: &Path) -> anyhow::Result<
             let (store, master) =
                 crate::startup::open_database(&settings.database, &Clock::System).await?;
             let head = walk(&store, &master, None).await?;
+            let now = Clock::System.unix();
             let signer = KeyCache::default()
-                .signer(&store, &master, Alg::ES256)
+                .signer(&store, &master, Alg::ES256, now)
                 .await?;
             let checkpoint = Checkpoint {
                 iss: settings.issuer.as_str().to_string(),
                 seq: head.seq,
                 hash: head.hash,
                 keyed_from: head.keyed_from,
-                iat: Clock::System.unix(),
+                iat: now,
             };
             println!("{}", checkpoint.sign(&signer)?);
             eprintln!(

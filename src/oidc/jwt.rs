@@ -62,7 +62,12 @@ impl Provider {
     ) -> anyhow::Result<(String, String)> {
         let [access_key, id_key] = self
             .keys
-            .signers(&self.store, &self.master, [ACCESS_TOKEN_ALG, id_alg])
+            .signers(
+                &self.store,
+                &self.master,
+                [ACCESS_TOKEN_ALG, id_alg],
+                self.clock.unix(),
+            )
             .await?;
         let access_token = access_key.sign("at+jwt", access)?;
         id.at_hash = Some(half_hash(id_alg, &access_token));

@@ -1,5 +1,8 @@
-//! Attacks on the master key: instances or commands running with another
-//! master key, and private keys sealed under the raw master key.
+//! Attacks on the signing keys and the master key: a key that is no longer
+//! published (or revoked in an emergency) still trusted, a new key signing
+//! before relying parties can know it, concurrent rotations leaving an
+//! algorithm without a key, and instances or commands running with another
+//! master key.
 
 use std::time::Duration;
 
@@ -12,17 +15,22 @@ use civitas::oidc::signing::Alg;
 use civitas::registry::RegistryKeys;
 use civitas::registry::activation::ActivationCode;
 use civitas::secrets::MasterKey;
+use civitas::store::Table;
 use serde_json::Value;
 
 use crate::support::app::TestApp;
 use crate::support::cli::{ServerProcess, free_port};
 use crate::support::oidc::*;
 use crate::support::registry::{
-    TEST_MASTER_KEY, civitas, civitas_with_env, execute_sql, select_i64, stderr, stdout,
+    TEST_MASTER_KEY, audit_entries, catch_up_with_system_clock, civitas, civitas_with_env, count,
+    execute_sql, select_i64, stderr, stdout,
 };
 
 /// Another valid master key: what an instance set up apart would hold.
 const OTHER_MASTER_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8";
+
+/// How long an instance may keep trusting what it read of the keys.
+const REFRESH: Duration = Duration::from_millis(1100);
 
 async fn rows(app: &TestApp, table: &str) -> i64 {
     select_i64(&app.store, &format!("SELECT COUNT(*) FROM {table}")).await
@@ -38,6 +46,14 @@ impl Signed {
     fn access(&self) -> &str {
         self.tokens["access_token"].as_str().unwrap()
     }
+
+    fn access_kid(&self) -> String {
+        kid_of(self.access())
+    }
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
 async fn signed_in(app: &TestApp) -> Signed {
@@ -80,6 +96,16 @@ async fn introspect(app: &TestApp, rp: &Rp, token: &str) -> Value {
         .unwrap()
 }
 
+async fn jwks_kids(app: &TestApp) -> Vec<String> {
+    let jwks: Value = app.get("/jwks.json").await.json().await.unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
 async fn accepted_everywhere(app: &TestApp, signed: &Signed, case: &str) {
     let info = userinfo(app, signed.access()).await;
     assert_eq!(info.status(), 200, "case {case}: userinfo");
@@ -90,6 +116,227 @@ async fn accepted_everywhere(app: &TestApp, signed: &Signed, case: &str) {
     );
 }
 
+async fn refused_everywhere(app: &TestApp, signed: &Signed, case: &str) {
+    let info = userinfo(app, signed.access()).await;
+    assert_eq!(info.status(), 401, "case {case}: userinfo");
+    let answer = introspect(app, &signed.rp, signed.access()).await;
+    assert_eq!(
+        answer,
+        serde_json::json!({"active": false}),
+        "case {case}: introspection"
+    );
+}
+
+async fn a_token_of_a_key_unpublished_elsewhere_is_refused_within_a_second(app: TestApp) {
+    let signed = signed_in(&app).await;
+    accepted_everywhere(&app, &signed, "published").await;
+
+    // Another instance (or whoever holds the database) takes the key out
+    // of JWKS; this instance has seen and trusted it before.
+    let kid = signed.access_kid();
+    let sql = format!("UPDATE signing_keys SET unpublish_at = 1 WHERE kid = '{kid}'");
+    assert_eq!(execute_sql(&app.store, &sql).await.unwrap(), 1);
+    tokio::time::sleep(REFRESH).await;
+
+    assert!(!jwks_kids(&app).await.contains(&kid));
+    refused_everywhere(&app, &signed, "unpublished").await;
+}
+
+async fn a_revoked_key_is_refused_within_a_second_and_its_successor_signs_at_once(app: TestApp) {
+    let signed = signed_in(&app).await;
+    accepted_everywhere(&app, &signed, "before revocation").await;
+    let kid = signed.access_kid();
+    let keys_before = rows(&app, "signing_keys").await;
+
+    let out = civitas(&app, &["keys", "revoke", &kid]);
+    assert!(out.status.success(), "keys revoke: {}", stderr(&out));
+    let answer: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(answer["revoked"], kid.as_str(), "{answer}");
+    tokio::time::sleep(REFRESH).await;
+
+    refused_everywhere(&app, &signed, "revoked").await;
+    assert!(!jwks_kids(&app).await.contains(&kid), "still in JWKS");
+
+    // ES256 had one key: a new one signs at once, without the wait of a
+    // rotation, and is published.
+    assert_eq!(rows(&app, "signing_keys").await, keys_before + 1);
+    let after = fresh_tokens(&app, &signed.rp).await;
+    let new_kid = kid_of(after["access_token"].as_str().unwrap());
+    assert_ne!(new_kid, kid);
+    assert!(jwks_kids(&app).await.contains(&new_kid));
+    let info = userinfo(&app, after["access_token"].as_str().unwrap()).await;
+    assert_eq!(info.status(), 200);
+
+    let revoked = audit_entries(&app, "keys.revoke").await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].target, format!("signing_key:{kid}"));
+
+    // Revoking it again, or a key that does not exist, changes nothing.
+    for (case, target) in [("again", kid.as_str()), ("unknown", "no-such-kid")] {
+        let keys = rows(&app, "signing_keys").await;
+        let entries = count(&app, Table::AuditEntries).await;
+        let out = civitas(&app, &["keys", "revoke", target]);
+        assert!(!out.status.success(), "case {case}: revoke passed");
+        assert!(
+            stderr(&out).contains(target),
+            "case {case}: {}",
+            stderr(&out)
+        );
+        assert_eq!(rows(&app, "signing_keys").await, keys, "case {case}");
+        assert_eq!(
+            count(&app, Table::AuditEntries).await,
+            entries,
+            "case {case}"
+        );
+    }
+}
+
+async fn a_rotated_key_is_published_before_it_signs(app: TestApp) {
+    // The command line dates the rotation by the system clock.
+    catch_up_with_system_clock(&app);
+    let signed = signed_in(&app).await;
+    let old_kid = signed.access_kid();
+
+    let before = jwks_kids(&app).await;
+    let out = civitas(&app, &["keys", "rotate"]);
+    assert!(out.status.success(), "keys rotate: {}", stderr(&out));
+    tokio::time::sleep(REFRESH).await;
+    let new_kids: Vec<String> = jwks_kids(&app)
+        .await
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(new_kids.len(), 3, "the new keys are published at once");
+
+    // Nine minutes later the new keys are known to every cache, but the old
+    // key still signs.
+    app.clock.advance(time::Duration::minutes(9));
+    let during = fresh_tokens(&app, &signed.rp).await;
+    assert_eq!(
+        kid_of(during["access_token"].as_str().unwrap()),
+        old_kid,
+        "a new key signed before the wait was over"
+    );
+    assert_eq!(kid_of(during["id_token"].as_str().unwrap()), old_kid);
+
+    // After ten minutes the new key signs; the old one stays published.
+    app.clock.advance(time::Duration::minutes(2));
+    let after = fresh_tokens(&app, &signed.rp).await;
+    let new_kid = kid_of(after["access_token"].as_str().unwrap());
+    assert!(
+        new_kids.contains(&new_kid),
+        "{new_kid} not one of {new_kids:?}"
+    );
+    assert!(jwks_kids(&app).await.contains(&old_kid));
+    let during = Signed {
+        rp: signed.rp,
+        tokens: during,
+    };
+    accepted_everywhere(&app, &during, "old key after rotation").await;
+}
+
+async fn revoking_during_a_rotation_keeps_exactly_one_key_signing(app: TestApp) {
+    catch_up_with_system_clock(&app);
+    let signed = signed_in(&app).await;
+    let current = signed.access_kid();
+    let es256 = |kid: &str| {
+        format!("SELECT COUNT(*) FROM signing_keys WHERE kid = '{kid}' AND alg = 'ES256'")
+    };
+
+    // A rotation waits; the signing key is revoked meanwhile: the waiting
+    // key signs at once, and no key is made.
+    let out = civitas(&app, &["keys", "rotate"]);
+    assert!(out.status.success(), "keys rotate: {}", stderr(&out));
+    let rotated: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let mut waiting = String::new();
+    for kid in rotated["new_kids"].as_array().unwrap() {
+        let kid = kid.as_str().unwrap();
+        if select_i64(&app.store, &es256(kid)).await == 1 {
+            waiting = kid.to_string();
+        }
+    }
+    let keys = rows(&app, "signing_keys").await;
+    let out = civitas(&app, &["keys", "revoke", &current]);
+    assert!(out.status.success(), "keys revoke: {}", stderr(&out));
+    let answer: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(answer["signing"], waiting.as_str(), "{answer}");
+    assert_eq!(answer["generated"], false, "{answer}");
+    assert_eq!(rows(&app, "signing_keys").await, keys);
+    let now = fresh_tokens(&app, &signed.rp).await;
+    assert_eq!(kid_of(now["access_token"].as_str().unwrap()), waiting);
+
+    // Another rotation waits; this time the waiting key is revoked: the
+    // signing key goes on signing after the wait.
+    let out = civitas(&app, &["keys", "rotate"]);
+    assert!(out.status.success(), "keys rotate: {}", stderr(&out));
+    let rotated: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    for kid in rotated["new_kids"].as_array().unwrap() {
+        let kid = kid.as_str().unwrap();
+        if select_i64(&app.store, &es256(kid)).await == 1 {
+            let out = civitas(&app, &["keys", "revoke", kid]);
+            assert!(out.status.success(), "keys revoke: {}", stderr(&out));
+            let answer: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+            assert_eq!(answer["signing"], waiting.as_str(), "{answer}");
+        }
+    }
+    app.clock.advance(time::Duration::minutes(11));
+    let later = fresh_tokens(&app, &signed.rp).await;
+    assert_eq!(kid_of(later["access_token"].as_str().unwrap()), waiting);
+    let live = select_i64(
+        &app.store,
+        "SELECT COUNT(*) FROM signing_keys WHERE alg = 'ES256' AND revoked_at IS NULL \
+         AND retired_at IS NULL",
+    )
+    .await;
+    assert_eq!(live, 1);
+}
+
+async fn concurrent_rotations_leave_one_key_per_algorithm(app: TestApp) {
+    catch_up_with_system_clock(&app);
+    let signed = signed_in(&app).await;
+    // Operators rotate at the same moment, again and again: each round,
+    // every algorithm must keep exactly one key that no later key retires.
+    for round in 0..6 {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+                    .args(["keys", "rotate"])
+                    .current_dir(std::env::temp_dir())
+                    .env("CIVITAS_DATABASE_URL", &app.db_url)
+                    .env("CIVITAS_MASTER_KEY", TEST_MASTER_KEY)
+                    .env("CIVITAS_CONFIG", "/nonexistent/civitas.toml")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for run in runs {
+            let out = run.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", stderr(&out));
+        }
+        for alg in Alg::ALL {
+            let sql = format!(
+                "SELECT COUNT(*) FROM signing_keys WHERE alg = '{alg}' AND retired_at IS NULL"
+            );
+            let newest = select_i64(&app.store, &sql).await;
+            assert_eq!(newest, 1, "round {round}: {alg} keys that nothing retires");
+        }
+    }
+    // Tokens are signed now and after the wait, by one key each time.
+    for wait in [0, 11] {
+        app.clock.advance(time::Duration::minutes(wait));
+        let tokens = fresh_tokens(&app, &signed.rp).await;
+        assert_eq!(
+            userinfo(&app, tokens["access_token"].as_str().unwrap())
+                .await
+                .status(),
+            200
+        );
+    }
+}
+
+/// Runs `civitas serve` and waits for it to exit; fails if it becomes ready.
 async fn serve_until_exit(db_url: &str, master_key: &str) -> (bool, String) {
     let dir = std::env::temp_dir().join(format!("civitas-mismatch-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -169,6 +416,7 @@ async fn commands_with_another_master_key_are_refused(app: TestApp) {
     ];
     for args in [
         vec!["keys", "rotate"],
+        vec!["keys", "revoke", "any-kid"],
         vec!["audit", "verify"],
         vec!["audit", "checkpoint"],
         vec!["register", "import", &register],
@@ -395,6 +643,11 @@ const PINNED_CODE: &str = "RJ34-TCKC-Z3GK-3";
 const PINNED_CODE_HASH: &str = "ce4c8961105e2484de6b7a7100e219a1e74a60ad6369431a56cbd40ab519f4ad";
 
 crate::on_both_backends!(
+    a_token_of_a_key_unpublished_elsewhere_is_refused_within_a_second,
+    a_revoked_key_is_refused_within_a_second_and_its_successor_signs_at_once,
+    a_rotated_key_is_published_before_it_signs,
+    revoking_during_a_rotation_keeps_exactly_one_key_signing,
+    concurrent_rotations_leave_one_key_per_algorithm,
     an_instance_with_another_master_key_refuses_to_start,
     a_database_from_before_check_values_takes_only_its_own_key,
     commands_with_another_master_key_are_refused,
