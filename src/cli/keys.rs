@@ -24,7 +24,8 @@ pub enum KeysCommand {
     Revoke {
         #[command(flatten)]
         settings: ServeArgs,
-        /// The key id (`kid`) to revoke.
+        /// The key id (`kid`) to revoke (base64url: it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
