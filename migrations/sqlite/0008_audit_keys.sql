@@ -7,8 +7,10 @@ ALTER TABLE audit_head ADD COLUMN keyed_from BIGINT NOT NULL DEFAULT 1;
 UPDATE audit_head SET keyed_from = seq + 1;
 
 -- Private keys are sealed under a key derived from the master key from
--- seal version 2 on; rows sealed under the raw master key (version 1) are
--- resealed at start-up (`keyring::reseal_keys`).
+-- seal version 2 on, the seal covering the kid and the public key (so a key
+-- put here without the master key is never published); rows sealed under
+-- the raw master key (version 1) are resealed at start-up
+-- (`keyring::reseal_keys`).
 ALTER TABLE signing_keys ADD COLUMN seal_version SMALLINT NOT NULL DEFAULT 1;
 
 -- The master key's check value (it reveals nothing of the key): the first

@@ -86,7 +86,11 @@ impl Provider {
         let header = decode_header(token).ok()?;
         let now = self.clock.unix();
         let kid = header.kid.as_deref()?;
-        let key = self.keys.verifier(&self.store, kid, now).await.ok()??;
+        let key = self
+            .keys
+            .verifier(&self.store, &self.master, kid, now)
+            .await
+            .ok()??;
         let expiry = check_exp.then_some(now);
         check(&key, &header, token, self.issuer.as_str(), typ, expiry)
     }

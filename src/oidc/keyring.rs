@@ -8,7 +8,8 @@
 //! published: the JWKS document, read from the database at most once a
 //! second, is also the set of keys tokens are checked against, so a key
 //! revoked or unpublished by any process is refused everywhere within a
-//! second.
+//! second. Only keys whose seal opens under the master key are published,
+//! so a key planted in the database is neither.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -69,11 +70,24 @@ impl Published {
     }
 }
 
+/// What the seal of a private key authenticates besides the key: its kid
+/// and (from seal version 2) its public key, so that a public key put in
+/// the database by someone without the master key is never published.
+fn sealed_with(seal_version: i16, kid: &str, public_jwk: &str) -> Vec<u8> {
+    if seal_version < SEAL_VERSION {
+        kid.as_bytes().to_vec()
+    } else {
+        format!("{kid}\n{public_jwk}").into_bytes()
+    }
+}
+
 fn new_row(master: &MasterKey, alg: Alg, now: i64, activates_at: i64) -> anyhow::Result<KeyRow> {
     let key = generate(alg)?;
+    let public_jwk = key.public_jwk.to_string();
+    let aad = sealed_with(SEAL_VERSION, &key.kid, &public_jwk);
     Ok(KeyRow {
-        private_sealed: master.seal(&key.private_der, key.kid.as_bytes())?,
-        public_jwk: key.public_jwk.to_string(),
+        private_sealed: master.seal(&key.private_der, &aad)?,
+        public_jwk,
         kid: key.kid,
         alg: alg.as_str().to_string(),
         created_at: now,
@@ -85,10 +99,12 @@ fn new_row(master: &MasterKey, alg: Alg, now: i64, activates_at: i64) -> anyhow:
     })
 }
 
-/// Opens a stored key's private key, however it was sealed.
-fn unseal(master: &MasterKey, row: &KeyRow) -> anyhow::Result<Vec<u8>> {
+/// Opens a stored key's private key, however it was sealed; fails unless
+/// it was sealed under this master key with this kid and public key.
+pub fn unseal(master: &MasterKey, row: &KeyRow) -> anyhow::Result<Vec<u8>> {
+    let aad = sealed_with(row.seal_version, &row.kid, &row.public_jwk);
     master
-        .open_as(row.seal_version, &row.private_sealed, row.kid.as_bytes())
+        .open_as(row.seal_version, &row.private_sealed, &aad)
         .with_context(|| format!("cannot unseal key {} (wrong master key?)", row.kid))
 }
 
@@ -104,7 +120,8 @@ pub async fn reseal_keys(store: &Store, master: &MasterKey) -> anyhow::Result<u6
     let mut done = 0;
     for row in &old {
         let der = unseal(master, row)?;
-        let sealed = master.seal(&der, row.kid.as_bytes())?;
+        let aad = sealed_with(SEAL_VERSION, &row.kid, &row.public_jwk);
+        let sealed = master.seal(&der, &aad)?;
         done += tx
             .reseal_signing_key(&row.kid, row.seal_version, &sealed, SEAL_VERSION)
             .await?;
@@ -344,8 +361,15 @@ impl KeyCache {
     }
 
     /// The published keys; read from the database at most once per
-    /// [`JWKS_REFRESH`], and again when a key in them is due to leave.
-    pub async fn jwks(&self, store: &Store, now: i64) -> anyhow::Result<Arc<Published>> {
+    /// [`JWKS_REFRESH`], and again when a key in them is due to leave. A key
+    /// whose seal does not open under `master` (put there by someone
+    /// without it) is left out.
+    pub async fn jwks(
+        &self,
+        store: &Store,
+        master: &MasterKey,
+        now: i64,
+    ) -> anyhow::Result<Arc<Published>> {
         let current = self.published.read().ok().and_then(|p| p.clone());
         if let Some(p) = &current
             && p.fresh(now)
@@ -367,6 +391,13 @@ impl KeyCache {
         let mut keys = Vec::with_capacity(rows.len());
         let mut verifiers = HashMap::with_capacity(rows.len());
         for row in &rows {
+            if unseal(master, row).is_err() {
+                tracing::warn!(
+                    kid = row.kid,
+                    "a signing key not sealed under the master key is left out of JWKS"
+                );
+                continue;
+            }
             let jwk: serde_json::Value = serde_json::from_str(&row.public_jwk)?;
             let alg = Alg::parse(&row.alg).context("stored key has an unknown alg")?;
             let decoding = DecodingKey::from_jwk(&serde_json::from_value(jwk.clone())?)?;
@@ -395,9 +426,10 @@ impl KeyCache {
     pub async fn verifier(
         &self,
         store: &Store,
+        master: &MasterKey,
         kid: &str,
         now: i64,
     ) -> anyhow::Result<Option<Verifier>> {
-        Ok(self.jwks(store, now).await?.verifier(kid))
+        Ok(self.jwks(store, master, now).await?.verifier(kid))
     }
 }

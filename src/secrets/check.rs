@@ -24,9 +24,7 @@ pub async fn check_master_key(store: &Store, master: &MasterKey, now: i64) -> an
         None => {}
     }
     if let Some(key) = store.newest_signing_key().await?
-        && master
-            .open_as(key.seal_version, &key.private_sealed, key.kid.as_bytes())
-            .is_err()
+        && crate::oidc::keyring::unseal(master, &key).is_err()
     {
         bail!("{MISMATCH} (it cannot open signing key {})", key.kid);
     }

@@ -142,6 +142,58 @@ async fn a_token_of_a_key_unpublished_elsewhere_is_refused_within_a_second(app: 
     refused_everywhere(&app, &signed, "unpublished").await;
 }
 
+async fn a_key_planted_in_the_database_is_neither_published_nor_trusted(app: TestApp) {
+    let signed = signed_in(&app).await;
+    // The holder of the database adds a key of their own (they cannot seal
+    // it under the master key), due to sign only in a year.
+    let planted = civitas::oidc::signing::generate(Alg::ES256).unwrap();
+    let blob = if crate::support::registry::is_sqlite(&app) {
+        "X'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'"
+    } else {
+        "'\\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'::bytea"
+    };
+    let sql = format!(
+        "INSERT INTO signing_keys (kid, alg, private_sealed, public_jwk, created_at, \
+         activates_at, seal_version) VALUES ('{}', 'ES256', {blob}, '{}', {}, {}, 2)",
+        planted.kid,
+        planted.public_jwk,
+        app.clock.unix(),
+        app.clock.unix() + 365 * 86400
+    );
+    assert_eq!(execute_sql(&app.store, &sql).await.unwrap(), 1);
+    // A real key of ours whose public key they swap for their own.
+    let swapped = civitas::oidc::signing::generate(Alg::ES256).unwrap();
+    let kid = signed.access_kid();
+    let mut jwk = swapped.public_jwk.clone();
+    jwk["kid"] = serde_json::json!(kid);
+    let sql = format!("UPDATE signing_keys SET public_jwk = '{jwk}' WHERE kid = '{kid}'");
+    assert_eq!(execute_sql(&app.store, &sql).await.unwrap(), 1);
+    tokio::time::sleep(REFRESH).await;
+
+    let published = jwks_kids(&app).await;
+    assert!(
+        !published.contains(&planted.kid),
+        "the planted key is published"
+    );
+    assert!(!published.contains(&kid), "the swapped key is published");
+    // Tokens they sign with either are refused.
+    let claims = jwt_claims(signed.access());
+    for (key_id, der) in [
+        (planted.kid.as_str(), &planted.private_der),
+        (kid.as_str(), &swapped.private_der),
+    ] {
+        let forged = civitas::oidc::signing::SigningKey::from_der(key_id, Alg::ES256, der)
+            .unwrap()
+            .sign("at+jwt", &claims)
+            .unwrap();
+        let forged = Signed {
+            rp: signed.rp.clone(),
+            tokens: serde_json::json!({ "access_token": forged }),
+        };
+        refused_everywhere(&app, &forged, key_id).await;
+    }
+}
+
 async fn a_revoked_key_is_refused_within_a_second_and_its_successor_signs_at_once(app: TestApp) {
     let signed = signed_in(&app).await;
     accepted_everywhere(&app, &signed, "before revocation").await;
@@ -644,6 +696,7 @@ const PINNED_CODE_HASH: &str = "ce4c8961105e2484de6b7a7100e219a1e74a60ad6369431a
 
 crate::on_both_backends!(
     a_token_of_a_key_unpublished_elsewhere_is_refused_within_a_second,
+    a_key_planted_in_the_database_is_neither_published_nor_trusted,
     a_revoked_key_is_refused_within_a_second_and_its_successor_signs_at_once,
     a_rotated_key_is_published_before_it_signs,
     revoking_during_a_rotation_keeps_exactly_one_key_signing,
