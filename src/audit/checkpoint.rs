@@ -8,6 +8,7 @@ use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
 
 use crate::oidc::signing::{Alg, SigningKey};
+use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
 
 /// The JWS `typ` of a checkpoint.
@@ -44,6 +45,10 @@ pub enum CheckpointError {
         "no signing key {0} in this database: the checkpoint was not made with one of its keys"
     )]
     UnknownKey(String),
+    #[error(
+        "signing key {0} is not sealed under this master key: someone else put it in the database"
+    )]
+    PlantedKey(String),
     #[error("the checkpoint's signature does not verify with key {0}")]
     BadSignature(String),
     #[error(transparent)]
@@ -60,8 +65,12 @@ impl Checkpoint {
 
 /// Reads a checkpoint: a compact JWS of type [`TYP`], signed with ES256 by
 /// one of this database's signing keys in any state (still signing,
-/// retired, unpublished or revoked since).
-pub async fn read(store: &Store, text: &str) -> Result<Signed, CheckpointError> {
+/// retired, unpublished or revoked since) that is sealed under `master`.
+pub async fn read(
+    store: &Store,
+    master: &MasterKey,
+    text: &str,
+) -> Result<Signed, CheckpointError> {
     let text = text.trim();
     let header = decode_header(text).map_err(|_| CheckpointError::NotACheckpoint("not a JWS"))?;
     if !header
@@ -86,6 +95,9 @@ pub async fn read(store: &Store, text: &str) -> Result<Signed, CheckpointError> 
         .await?
         .filter(|row| row.alg == Alg::ES256.as_str())
         .ok_or_else(|| CheckpointError::UnknownKey(kid.clone()))?;
+    if crate::oidc::keyring::unseal(master, &row).is_err() {
+        return Err(CheckpointError::PlantedKey(kid));
+    }
     let bad = || CheckpointError::BadSignature(kid.clone());
     let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(&row.public_jwk).map_err(|_| bad())?;
     let key = DecodingKey::from_jwk(&jwk).map_err(|_| bad())?;

@@ -46,7 +46,7 @@ pub(super) async fn run(command: AuditCommand, config: &Path) -> anyhow::Result<
             let (store, master) =
                 crate::startup::open_database(&settings.database, &Clock::System).await?;
             let given = match checkpoint {
-                Some(path) => Some(read_checkpoint(&store, &path).await?),
+                Some(path) => Some(read_checkpoint(&store, &master, &path).await?),
                 None => None,
             };
             let head = walk(&store, &master, given.as_ref().map(|s| &s.checkpoint)).await?;
@@ -93,10 +93,10 @@ pub(super) async fn run(command: AuditCommand, config: &Path) -> anyhow::Result<
     }
 }
 
-async fn read_checkpoint(store: &Store, path: &Path) -> anyhow::Result<Signed> {
+async fn read_checkpoint(store: &Store, master: &MasterKey, path: &Path) -> anyhow::Result<Signed> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
-    checkpoint::read(store, &text)
+    checkpoint::read(store, master, &text)
         .await
         .map_err(|e| anyhow!("checkpoint {}: {e}", path.display()))
 }

@@ -111,6 +111,8 @@ pub fn unseal(master: &MasterKey, row: &KeyRow) -> anyhow::Result<Vec<u8>> {
 /// Reseals the private keys still sealed under the raw master key with the
 /// key derived for sealing (at start-up; a no-op once done). Any number of
 /// processes may run it at once: a key resealed by another is left alone.
+/// A key that does not open under `master` was not sealed by Civitas: it
+/// is left as it is (and never published).
 pub async fn reseal_keys(store: &Store, master: &MasterKey) -> anyhow::Result<u64> {
     let old = store.signing_keys_sealed_before(SEAL_VERSION).await?;
     if old.is_empty() {
@@ -119,7 +121,13 @@ pub async fn reseal_keys(store: &Store, master: &MasterKey) -> anyhow::Result<u6
     let mut tx = store.begin_write().await?;
     let mut done = 0;
     for row in &old {
-        let der = unseal(master, row)?;
+        let Ok(der) = unseal(master, row) else {
+            tracing::warn!(
+                kid = row.kid,
+                "a signing key not sealed under the master key is left alone"
+            );
+            continue;
+        };
         let aad = sealed_with(SEAL_VERSION, &row.kid, &row.public_jwk);
         let sealed = master.seal(&der, &aad)?;
         done += tx

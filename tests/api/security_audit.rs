@@ -263,6 +263,31 @@ async fn a_forged_checkpoint_is_refused(app: TestApp) {
         &crate::support::oidc::jwt_claims(&jws),
     )
     .unwrap();
+    // Signed by a key planted in the database (not sealed under the master
+    // key).
+    let planted = generate(Alg::ES256).unwrap();
+    let blob = if is_sqlite(&app) {
+        "X'00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'"
+    } else {
+        "'\\x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'::bytea"
+    };
+    let sql = format!(
+        "INSERT INTO signing_keys (kid, alg, private_sealed, public_jwk, created_at, \
+         retired_at, unpublish_at) VALUES ('{}', 'ES256', {blob}, '{}', 1, 1, 1)",
+        planted.kid, planted.public_jwk
+    );
+    assert_eq!(execute_sql(&app.store, &sql).await.unwrap(), 1);
+    let by_planted = civitas::oidc::signing::SigningKey::from_der(
+        &planted.kid,
+        Alg::ES256,
+        &planted.private_der,
+    )
+    .unwrap()
+    .sign(
+        "audit-checkpoint+jwt",
+        &crate::support::oidc::jwt_claims(&jws),
+    )
+    .unwrap();
     // A token of ours that is not a checkpoint.
     let rp = crate::support::oidc::register(&app, Default::default()).await;
     let _auth = crate::support::oidc::signed_in_citizen(&app, "Bola").await;
@@ -277,6 +302,11 @@ async fn a_forged_checkpoint_is_refused(app: TestApp) {
         ("claims changed", changed.as_str(), "signature"),
         ("another key under our kid", foreign.as_str(), "signature"),
         ("unknown kid", unknown.as_str(), "no signing key"),
+        (
+            "a planted key",
+            by_planted.as_str(),
+            "not sealed under this master key",
+        ),
         (
             "an ID token",
             tokens["id_token"].as_str().unwrap(),
