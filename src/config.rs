@@ -31,6 +31,23 @@ pub struct DatabaseArgs {
     /// it is answered 503 `database_unavailable`. [default: 3000]
     #[arg(long, env = "CIVITAS_DATABASE_ACQUIRE_TIMEOUT_MS", global = true)]
     pub database_acquire_timeout_ms: Option<u64>,
+
+    /// Master key (32 bytes, base64url) that goes with the database: it
+    /// seals the signing keys and keys the registry's hashes and the audit
+    /// chain. Without it, a key file is used (created with mode 0600 if
+    /// missing).
+    #[arg(
+        long,
+        env = "CIVITAS_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
+
+    /// Master key file used when no master key is given.
+    /// [default: civitas-data/master.key]
+    #[arg(long, env = "CIVITAS_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// Settings of `civitas serve`.
@@ -63,16 +80,6 @@ pub struct ServeArgs {
     #[arg(long, env = "CIVITAS_SESSION_MAX_HOURS")]
     pub session_max_hours: Option<u32>,
 
-    /// Master key (32 bytes, base64url) that seals the signing keys. Without
-    /// it, a key file is used (created with mode 0600 if missing).
-    #[arg(long, env = "CIVITAS_MASTER_KEY", hide_env_values = true)]
-    pub master_key: Option<String>,
-
-    /// Master key file used when no master key is given.
-    /// [default: civitas-data/master.key]
-    #[arg(long, env = "CIVITAS_MASTER_KEY_FILE")]
-    pub master_key_file: Option<PathBuf>,
-
     /// Country named in the `address` claim. [default: Civitas]
     #[arg(long, env = "CIVITAS_COUNTRY")]
     pub country: Option<String>,
@@ -90,6 +97,12 @@ pub struct ServeArgs {
     /// [default: 180]
     #[arg(long, env = "CIVITAS_ACTIVATION_CODE_DAYS")]
     pub activation_code_days: Option<u32>,
+
+    /// Minutes a rotated signing key is published in JWKS before it signs,
+    /// so that relying parties' caches know it first (keep it above the
+    /// 5 minutes JWKS may be cached). [default: 10]
+    #[arg(long, env = "CIVITAS_KEY_PUBLISH_BEFORE_MINUTES")]
+    pub key_publish_before_minutes: Option<u32>,
 
     /// `true` when a reverse proxy you run sits in front of Civitas: the
     /// client address (for guessing throttles) is then the last entry of
@@ -212,6 +225,8 @@ impl DatabaseArgs {
             database_acquire_timeout_ms: self
                 .database_acquire_timeout_ms
                 .or(file.database_acquire_timeout_ms),
+            master_key: self.master_key.or(file.master_key),
+            master_key_file: self.master_key_file.or(file.master_key_file),
         }
     }
 
@@ -230,6 +245,10 @@ impl DatabaseArgs {
             acquire_timeout: std::time::Duration::from_millis(
                 self.database_acquire_timeout_ms.unwrap_or(3000),
             ),
+            master_key: self.master_key,
+            master_key_file: self
+                .master_key_file
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_MASTER_KEY_FILE)),
         }
     }
 }
@@ -251,11 +270,6 @@ impl ServeArgs {
             issuer: Issuer::parse(&issuer)?,
             regions_file: self.regions.or(file.regions),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
-            master_key: self.master_key.or(file.master_key),
-            master_key_file: self
-                .master_key_file
-                .or(file.master_key_file)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_MASTER_KEY_FILE)),
             country: self
                 .country
                 .or(file.country)
@@ -280,6 +294,11 @@ impl ServeArgs {
                 .unwrap_or(DEFAULT_ACTIVATION_CODE_DAYS),
             limits: self.limits.or(file.limits),
             overload: self.overload.or(file.overload),
+            key_publish_before: time::Duration::minutes(i64::from(
+                self.key_publish_before_minutes
+                    .or(file.key_publish_before_minutes)
+                    .unwrap_or(crate::oidc::keyring::DEFAULT_PUBLISH_BEFORE_MINUTES),
+            )),
         })
     }
 }
@@ -433,12 +452,18 @@ fn read_config_file<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyh
     }
 }
 
+/// The database and the master key that goes with it.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: Option<u32>,
     /// How long a request waits for a pooled connection.
     pub acquire_timeout: std::time::Duration,
+
+    /// Master key (base64url), when given directly.
+    pub master_key: Option<String>,
+    /// Master key file, used without `master_key`.
+    pub master_key_file: PathBuf,
 }
 
 /// Everything `civitas serve` needs, resolved.
@@ -449,10 +474,6 @@ pub struct Settings {
     pub issuer: Issuer,
     pub regions_file: Option<PathBuf>,
     pub log_format: LogFormat,
-    /// Master key (base64url), when given directly.
-    pub master_key: Option<String>,
-    /// Master key file, used without `master_key`.
-    pub master_key_file: PathBuf,
     /// Country in the `address` claim.
     pub country: String,
     /// Idle timeout of a browser session.
@@ -469,6 +490,9 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Load shedding and connection timeouts.
     pub overload: OverloadSettings,
+
+    /// How long a rotated signing key is published before it signs.
+    pub key_publish_before: time::Duration,
 }
 
 impl Settings {
@@ -480,13 +504,13 @@ impl Settings {
                 url: database_url.to_string(),
                 max_connections: Some(16),
                 acquire_timeout: std::time::Duration::from_secs(3),
+                master_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string()),
+                master_key_file: PathBuf::from(DEFAULT_MASTER_KEY_FILE),
             },
             listen: format!("127.0.0.1:{port}"),
             issuer: Issuer::parse(&format!("http://localhost:{port}"))?,
             regions_file: None,
             log_format: LogFormat::Text,
-            master_key: Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string()),
-            master_key_file: PathBuf::from(DEFAULT_MASTER_KEY_FILE),
             country: "Civitas".to_string(),
             session_idle: time::Duration::minutes(30),
             session_max_age: time::Duration::hours(12),
@@ -496,6 +520,7 @@ impl Settings {
             grant_max_age: time::Duration::days(90),
             limits: LimitSettings::default(),
             overload: OverloadSettings::default(),
+            key_publish_before: time::Duration::minutes(10),
         })
     }
 }

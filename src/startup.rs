@@ -8,6 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::audit::AuditKey;
 use crate::clock::Clock;
 use crate::config::{DatabaseSettings, Settings};
 use crate::http::AppState;
@@ -22,6 +23,31 @@ use crate::staff::invitations::{self, Bootstrap};
 use crate::store::Store;
 use crate::telemetry::{Metrics, observe_request};
 use crate::{http, registry};
+
+/// Connects to the database and brings its schema up to date, then loads
+/// the master key that goes with it: refuses one that does not match the
+/// database's check value, reseals private keys sealed the old way, and
+/// gives the store the audit key derived from it. The server and every
+/// command that writes start here.
+pub async fn open_database(
+    db: &DatabaseSettings,
+    clock: &Clock,
+) -> anyhow::Result<(Store, MasterKey)> {
+    let store = Store::open(db).await?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    let master = MasterKey::load(db.master_key.as_deref(), &db.master_key_file)
+        .context("cannot load the master key")?;
+    crate::secrets::check_master_key(&store, &master, clock.unix()).await?;
+    let resealed = keyring::reseal_keys(&store, &master).await?;
+    if resealed > 0 {
+        tracing::info!(resealed, "private keys resealed under the sealing key");
+    }
+    let store = store.with_audit_key(AuditKey::new(&master));
+    Ok((store, master))
+}
 
 /// A bound, not yet running server.
 pub struct Application {
@@ -50,18 +76,12 @@ impl Application {
         clock: Clock,
         workers: Option<usize>,
     ) -> anyhow::Result<Self> {
-        let store = Store::open(&settings.database).await?;
-        store
-            .migrate()
-            .await
-            .context("cannot apply database migrations")?;
+        let (store, master) = open_database(&settings.database, &clock).await?;
         registry::load_regions(&store, settings.regions_file.as_deref()).await?;
         let rekeyed = registry::rekey_citizens(&store).await?;
         if rekeyed > 0 {
             tracing::info!(rekeyed, "duplicate-check keys recomputed");
         }
-        let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)
-            .context("cannot load the master key")?;
         keyring::ensure_keys(&store, &master, clock.unix()).await?;
         let registry_keys = registry::RegistryKeys::new(&master);
         let sessions = SessionPolicy {

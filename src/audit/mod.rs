@@ -1,12 +1,26 @@
 //! The audit log: every staff action, lifecycle change, import, client change
 //! and key rotation appends an entry in the same transaction as the change.
-//! Entries are chained: each one's SHA-256 covers the previous entry's hash
+//! Entries are chained: each one's hash covers the previous entry's hash
 //! and its own canonical content, so changing, removing or reordering any
 //! entry breaks the chain from that entry on.
+//!
+//! The hash is an HMAC-SHA-256 under a key derived from the master key, so
+//! that whoever holds only the database cannot re-chain entries they
+//! changed. Logs begun before keying keep their plain SHA-256 hashes up to
+//! the entry where the keyed part starts (`audit_head.keyed_from`); the
+//! first keyed entry covers the last unkeyed hash, which freezes them too.
+//! Checkpoints (`checkpoint`) anchor the log outside the database.
 
+pub mod checkpoint;
 pub mod verify;
 
+use std::fmt;
+use std::sync::Arc;
+
+use ring::hmac;
 use serde::Serialize;
+
+use crate::secrets::MasterKey;
 
 /// The hash the first entry chains from.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -80,8 +94,28 @@ struct Canonical<'a> {
     prev_hash: &'a str,
 }
 
-/// SHA-256 (hex) over the previous hash and the entry's canonical content.
-pub fn entry_hash(
+/// The key of the chain's HMAC, derived from the master key.
+#[derive(Clone)]
+pub struct AuditKey(Arc<hmac::Key>);
+
+impl AuditKey {
+    pub fn new(master: &MasterKey) -> Self {
+        Self(Arc::new(hmac::Key::new(
+            hmac::HMAC_SHA256,
+            &master.derive("civitas audit chain v1"),
+        )))
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+/// What a hash is computed over: the previous hash, a newline and the
+/// canonical content.
+fn hashed_input(
     seq: i64,
     at: i64,
     actor: &str,
@@ -89,7 +123,7 @@ pub fn entry_hash(
     target: &str,
     details: &str,
     prev_hash: &str,
-) -> String {
+) -> Vec<u8> {
     let canonical = Canonical {
         seq,
         at,
@@ -101,41 +135,79 @@ pub fn entry_hash(
     };
     // Serialising a struct of strings and integers cannot fail.
     let body = serde_json::to_vec(&canonical).unwrap_or_default();
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(prev_hash.as_bytes());
-    ctx.update(b"\n");
-    ctx.update(&body);
-    crate::encoding::hex(ctx.finish().as_ref())
+    let mut input = Vec::with_capacity(prev_hash.len() + 1 + body.len());
+    input.extend_from_slice(prev_hash.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(&body);
+    input
 }
 
-/// Seals an event as entry `seq`, chained to `prev_hash`.
-pub fn seal(event: &AuditEvent, seq: i64, prev_hash: String) -> AuditEntry {
-    let details = event.details.to_string();
-    let hash = entry_hash(
-        seq,
-        event.at,
-        &event.actor,
-        event.action,
-        &event.target,
-        &details,
-        &prev_hash,
-    );
-    AuditEntry {
+/// SHA-256 (hex) over the previous hash and the entry's canonical content:
+/// the hash of entries written before the chain was keyed.
+pub fn entry_hash(
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: &str,
+    prev_hash: &str,
+) -> String {
+    let input = hashed_input(seq, at, actor, action, target, details, prev_hash);
+    crate::encoding::hex(ring::digest::digest(&ring::digest::SHA256, &input).as_ref())
+}
+
+/// HMAC-SHA-256 (hex) under `key` over the same input as [`entry_hash`].
+#[allow(clippy::too_many_arguments)]
+pub fn keyed_entry_hash(
+    key: &AuditKey,
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    target: &str,
+    details: &str,
+    prev_hash: &str,
+) -> String {
+    let input = hashed_input(seq, at, actor, action, target, details, prev_hash);
+    crate::encoding::hex(hmac::sign(&key.0, &input).as_ref())
+}
+
+/// Seals an event as entry `seq`, chained to `prev_hash` with `key`.
+pub fn seal(key: &AuditKey, event: &AuditEvent, seq: i64, prev_hash: String) -> AuditEntry {
+    let mut entry = AuditEntry {
         seq,
         at: event.at,
         actor: event.actor.clone(),
         action: event.action.to_string(),
         target: event.target.clone(),
-        details,
+        details: event.details.to_string(),
         prev_hash,
-        hash,
-    }
+        hash: String::new(),
+    };
+    entry.hash = entry.keyed_hash(key);
+    entry
 }
 
 impl AuditEntry {
-    /// The hash this entry's content should have.
-    pub fn expected_hash(&self) -> String {
+    /// The plain SHA-256 this entry's content has if it was written before
+    /// the chain was keyed (or by someone without the key).
+    pub fn unkeyed_hash(&self) -> String {
         entry_hash(
+            self.seq,
+            self.at,
+            &self.actor,
+            &self.action,
+            &self.target,
+            &self.details,
+            &self.prev_hash,
+        )
+    }
+
+    /// The HMAC this entry's content has under `key`.
+    pub fn keyed_hash(&self, key: &AuditKey) -> String {
+        keyed_entry_hash(
+            key,
             self.seq,
             self.at,
             &self.actor,
@@ -161,21 +233,35 @@ mod tests {
         )
     }
 
+    fn key() -> AuditKey {
+        AuditKey::new(&MasterKey::from_bytes([7; 32]))
+    }
+
     #[test]
     fn each_hash_covers_content_and_previous_hash() {
-        let first = seal(&event("client.create"), 1, GENESIS_HASH.to_string());
+        let key = key();
+        let first = seal(&key, &event("client.create"), 1, GENESIS_HASH.to_string());
         assert_eq!(first.hash.len(), 64);
-        assert_eq!(first.expected_hash(), first.hash);
-        let second = seal(&event("client.disable"), 2, first.hash.clone());
+        assert_eq!(first.keyed_hash(&key), first.hash);
+        let second = seal(&key, &event("client.disable"), 2, first.hash.clone());
         assert_ne!(second.hash, first.hash);
 
         let mut changed = second.clone();
         changed.target = "client:other".into();
-        assert_ne!(changed.expected_hash(), second.hash);
+        assert_ne!(changed.keyed_hash(&key), second.hash);
 
         let mut rechained = second.clone();
         rechained.prev_hash = GENESIS_HASH.to_string();
-        assert_ne!(rechained.expected_hash(), second.hash);
+        assert_ne!(rechained.keyed_hash(&key), second.hash);
+    }
+
+    #[test]
+    fn the_keyed_hash_needs_the_master_key() {
+        let entry = seal(&key(), &event("client.create"), 1, GENESIS_HASH.to_string());
+        assert_ne!(entry.unkeyed_hash(), entry.hash);
+        let other = AuditKey::new(&MasterKey::from_bytes([8; 32]));
+        assert_ne!(entry.keyed_hash(&other), entry.hash);
+        assert_eq!(format!("{:?}", key()), "AuditKey(..)");
     }
 
     #[test]
@@ -183,5 +269,19 @@ mod tests {
         let a = entry_hash(1, 1, "ab", "c", "t", "{}", GENESIS_HASH);
         let b = entry_hash(1, 1, "a", "bc", "t", "{}", GENESIS_HASH);
         assert_ne!(a, b);
+        let a = keyed_entry_hash(&key(), 1, 1, "ab", "c", "t", "{}", GENESIS_HASH);
+        let b = keyed_entry_hash(&key(), 1, 1, "a", "bc", "t", "{}", GENESIS_HASH);
+        assert_ne!(a, b);
     }
+
+    #[test]
+    fn unkeyed_hashes_are_what_they_were() {
+        // An entry hashed before keying, pinned: old logs must still verify.
+        assert_eq!(
+            entry_hash(1, 1_800_000_000, "system", "test", "x", "{}", GENESIS_HASH),
+            UNKEYED_PIN
+        );
+    }
+
+    const UNKEYED_PIN: &str = "0174ffd454f6bf5dc5a8c4e5c162de2b0e81608297c6fc7cb26b3c6c07506b7f";
 }

@@ -1,20 +1,20 @@
 //! The `civitas` command line.
 
 mod admin;
+mod audit;
 mod client;
+mod keys;
 mod register;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::audit::{self, AuditEvent, verify::Verifier};
 use crate::clock::Clock;
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs, Settings};
-use crate::oidc::keyring;
 use crate::registry::RegistryKeys;
 use crate::secrets::MasterKey;
-use crate::startup::Application;
+use crate::startup::{Application, open_database};
 use crate::store::Store;
 use crate::telemetry;
 
@@ -76,23 +76,13 @@ pub enum Command {
     },
     /// The audit log.
     Audit {
-        #[command(flatten)]
-        database: DatabaseArgs,
         #[command(subcommand)]
-        command: AuditCommand,
+        command: audit::AuditCommand,
     },
     /// Manage the token signing keys.
     Keys {
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// Master key (base64url, 32 bytes) sealing the private keys.
-        #[arg(long, env = "CIVITAS_MASTER_KEY", hide_env_values = true)]
-        master_key: Option<String>,
-        /// Master key file used without --master-key.
-        #[arg(long, env = "CIVITAS_MASTER_KEY_FILE", default_value = crate::config::DEFAULT_MASTER_KEY_FILE)]
-        master_key_file: PathBuf,
         #[command(subcommand)]
-        command: KeysCommand,
+        command: keys::KeysCommand,
     },
 }
 
@@ -112,29 +102,20 @@ pub enum RegisterCommand {
     },
 }
 
-#[derive(Subcommand, Debug)]
-pub enum AuditCommand {
-    /// Walk the hash chain; exits non-zero naming the first broken entry.
-    Verify,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum KeysCommand {
-    /// Make new signing keys active; the old ones stay in JWKS until every
-    /// token they signed has expired.
-    Rotate,
-}
-
 /// Loads the demo country and says what it holds.
-async fn load_demo(store: &Store, settings: &Settings, people: u32) -> anyhow::Result<()> {
-    let master = MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)?;
+async fn load_demo(
+    store: &Store,
+    master: &MasterKey,
+    settings: &Settings,
+    people: u32,
+) -> anyhow::Result<()> {
     let demo = crate::demo::load(
         store,
-        &RegistryKeys::new(&master),
+        &RegistryKeys::new(master),
         settings.activation_code_days,
         Clock::System.now(),
         people,
-        &audit::cli_actor(),
+        &crate::audit::cli_actor(),
     )
     .await?;
     println!(
@@ -156,10 +137,10 @@ pub async fn run() -> anyhow::Result<()> {
             let settings = settings.resolve(&cli.config)?;
             telemetry::init(settings.log_format);
             if demo {
-                let store = open_registry(&settings).await?;
+                let (store, master) = open_registry_with_key(&settings).await?;
                 if store.count_citizens().await? == 0 && store.count_register_entries().await? == 0
                 {
-                    load_demo(&store, &settings, 20_000).await?;
+                    load_demo(&store, &master, &settings, 20_000).await?;
                 } else {
                     tracing::info!("the database is not empty; the demo country is not loaded");
                 }
@@ -172,14 +153,16 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Demo { settings, people } => {
             let settings = settings.resolve(&cli.config)?;
-            let store = open_registry(&settings).await?;
-            load_demo(&store, &settings, people).await?;
+            let (store, master) = open_registry_with_key(&settings).await?;
+            load_demo(&store, &master, &settings, people).await?;
             println!("Start the service with `civitas serve` and open /admin.");
             Ok(())
         }
         Command::Migrate(args) => {
             telemetry::init(LogFormat::Text);
-            let store = open_store(args, &cli.config).await?;
+            let db = args.resolve(&cli.config)?;
+            let store = Store::connect(&db.url, db.max_connections).await?;
+            store.migrate().await?;
             println!("{} database is up to date", store.backend());
             Ok(())
         }
@@ -197,9 +180,7 @@ pub async fn run() -> anyhow::Result<()> {
                 },
         } => {
             let settings = settings.resolve(&cli.config)?;
-            let store = open_registry(&settings).await?;
-            let master =
-                MasterKey::load(settings.master_key.as_deref(), &settings.master_key_file)?;
+            let (store, master) = open_registry_with_key(&settings).await?;
             register::import_register(
                 &store,
                 &RegistryKeys::new(&master),
@@ -209,50 +190,18 @@ pub async fn run() -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Audit {
-            database,
-            command: AuditCommand::Verify,
-        } => {
-            let store = open_store(database, &cli.config).await?;
-            verify_audit(&store).await
-        }
-        Command::Keys {
-            database,
-            master_key,
-            master_key_file,
-            command: KeysCommand::Rotate,
-        } => {
-            let store = open_store(database, &cli.config).await?;
-            let master = MasterKey::load(master_key.as_deref(), &master_key_file)?;
-            let now = Clock::System.unix();
-            keyring::ensure_keys(&store, &master, now).await?;
-            let kids = keyring::rotate(&store, &master, now).await?;
-            store
-                .append_audit(&AuditEvent::new(
-                    audit::cli_actor(),
-                    "keys.rotate",
-                    "signing_keys",
-                    serde_json::json!({ "active_kids": kids }),
-                    now,
-                ))
-                .await?;
-            println!("{}", serde_json::json!({ "active_kids": kids }));
-            Ok(())
-        }
+        Command::Audit { command } => audit::run(command, &cli.config).await,
+        Command::Keys { command } => keys::run(command, &cli.config).await,
     }
 }
 
-/// Connects and migrates, so CLI commands work on a fresh database too.
+/// Connects and migrates, so CLI commands work on a fresh database too,
+/// with the master key that goes with the database.
 pub(super) async fn open_store(
     args: DatabaseArgs,
     config: &std::path::Path,
 ) -> anyhow::Result<Store> {
-    open_store_at(&args.resolve(config)?).await
-}
-
-async fn open_store_at(db: &crate::config::DatabaseSettings) -> anyhow::Result<Store> {
-    let store = Store::open(db).await?;
-    store.migrate().await?;
+    let (store, _) = open_database(&args.resolve(config)?, &Clock::System).await?;
     Ok(store)
 }
 
@@ -260,34 +209,15 @@ async fn open_store_at(db: &crate::config::DatabaseSettings) -> anyhow::Result<S
 /// sample regions into an empty database), so registry commands work
 /// before the first start.
 pub(super) async fn open_registry(settings: &crate::config::Settings) -> anyhow::Result<Store> {
-    let store = open_store_at(&settings.database).await?;
-    crate::registry::load_regions(&store, settings.regions_file.as_deref()).await?;
+    let (store, _) = open_registry_with_key(settings).await?;
     Ok(store)
 }
 
-/// `civitas audit verify`.
-async fn verify_audit(store: &Store) -> anyhow::Result<()> {
-    const PAGE: i64 = 10_000;
-    let mut verifier = Verifier::default();
-    loop {
-        let page = store.audit_page(verifier.last_seq(), PAGE).await?;
-        for entry in &page {
-            verifier
-                .check(entry)
-                .map_err(|e| anyhow::anyhow!("audit log broken: {e}"))?;
-        }
-        if (page.len() as i64) < PAGE {
-            break;
-        }
-    }
-    let (head_seq, head_hash) = store.audit_head().await?;
-    verifier
-        .finish(head_seq, &head_hash)
-        .map_err(|e| anyhow::anyhow!("audit log broken: {e}"))?;
-    println!(
-        "audit log intact: {} entries, last hash {}",
-        verifier.last_seq(),
-        head_hash
-    );
-    Ok(())
+/// `open_registry`, keeping the master key.
+async fn open_registry_with_key(
+    settings: &crate::config::Settings,
+) -> anyhow::Result<(Store, MasterKey)> {
+    let (store, master) = open_database(&settings.database, &Clock::System).await?;
+    crate::registry::load_regions(&store, settings.regions_file.as_deref()).await?;
+    Ok((store, master))
 }

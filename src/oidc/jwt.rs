@@ -62,7 +62,12 @@ impl Provider {
     ) -> anyhow::Result<(String, String)> {
         let [access_key, id_key] = self
             .keys
-            .signers(&self.store, &self.master, [ACCESS_TOKEN_ALG, id_alg])
+            .signers(
+                &self.store,
+                &self.master,
+                [ACCESS_TOKEN_ALG, id_alg],
+                self.clock.unix(),
+            )
             .await?;
         let access_token = access_key.sign("at+jwt", access)?;
         id.at_hash = Some(half_hash(id_alg, &access_token));
@@ -81,7 +86,11 @@ impl Provider {
         let header = decode_header(token).ok()?;
         let now = self.clock.unix();
         let kid = header.kid.as_deref()?;
-        let key = self.keys.verifier(&self.store, kid, now).await.ok()??;
+        let key = self
+            .keys
+            .verifier(&self.store, &self.master, kid, now)
+            .await
+            .ok()??;
         let expiry = check_exp.then_some(now);
         check(&key, &header, token, self.issuer.as_str(), typ, expiry)
     }

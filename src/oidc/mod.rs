@@ -114,6 +114,8 @@ impl Provider {
 
     /// The JWKS document as served (see `KeyCache::jwks`).
     pub async fn jwks(&self) -> anyhow::Result<std::sync::Arc<keyring::Published>> {
-        self.keys.jwks(&self.store, self.clock.unix()).await
+        self.keys
+            .jwks(&self.store, &self.master, self.clock.unix())
+            .await
     }
 }

@@ -1,6 +1,7 @@
-//! The master key: seals private keys at rest (AES-256-GCM) and derives the
-//! sub-keys of every keyed hash, so that a copy of the database alone
-//! reveals no secret.
+//! The master key: derives the sub-keys of every keyed hash and the key
+//! that seals private keys at rest (AES-256-GCM), so that a copy of the
+//! database alone reveals no secret; and a check value that tells whether
+//! two processes hold the same master key without revealing it.
 
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
@@ -12,8 +13,13 @@ use aws_lc_rs::{aead, hmac};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
-/// 32-byte master key: encrypts private keys (AES-256-GCM) and derives sub-keys.
+/// 32-byte master key: derives sub-keys, among them the one that encrypts
+/// private keys (AES-256-GCM).
 pub struct MasterKey([u8; 32]);
+
+/// How private keys are sealed now: under a key derived for sealing.
+/// Version 1 sealed them under the raw master key.
+pub const SEAL_VERSION: i16 = 2;
 
 impl MasterKey {
     /// Loads the key from `env_value` (base64/base64url of 32 bytes) if given, else from `file` (created 0600 if missing).
@@ -101,16 +107,27 @@ impl MasterKey {
         Ok(key)
     }
 
-    fn aead_key(&self) -> anyhow::Result<aead::RandomizedNonceKey> {
-        aead::RandomizedNonceKey::new(&aead::AES_256_GCM, &self.0)
+    /// The key private keys are sealed with, by seal version.
+    fn sealing_key(&self, version: i16) -> anyhow::Result<aead::RandomizedNonceKey> {
+        let bytes = match version {
+            1 => self.0,
+            SEAL_VERSION => self.derive("civitas private key sealing v2"),
+            other => anyhow::bail!("unknown seal version {other}"),
+        };
+        aead::RandomizedNonceKey::new(&aead::AES_256_GCM, &bytes)
             .map_err(|_| anyhow!("cannot build AES-256-GCM key"))
     }
 
-    /// Encrypts with AES-256-GCM under a random nonce; returns nonce || ciphertext || tag.
+    /// Encrypts with AES-256-GCM under the sealing key ([`SEAL_VERSION`])
+    /// and a random nonce; returns nonce || ciphertext || tag.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> anyhow::Result<Vec<u8>> {
+        self.seal_as(SEAL_VERSION, plaintext, aad)
+    }
+
+    fn seal_as(&self, version: i16, plaintext: &[u8], aad: &[u8]) -> anyhow::Result<Vec<u8>> {
         let mut buf = plaintext.to_vec();
         let nonce = self
-            .aead_key()?
+            .sealing_key(version)?
             .seal_in_place_append_tag(aead::Aad::from(aad), &mut buf)
             .map_err(|_| anyhow!("AES-256-GCM encryption failed"))?;
         let mut out = Vec::with_capacity(aead::NONCE_LEN + buf.len());
@@ -121,6 +138,12 @@ impl MasterKey {
 
     /// Decrypts the output of [`MasterKey::seal`]; fails on a wrong key, wrong `aad` or tampering.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> anyhow::Result<Vec<u8>> {
+        self.open_as(SEAL_VERSION, sealed, aad)
+    }
+
+    /// Decrypts what was sealed under seal `version` (1: the raw master key,
+    /// as before sealing had its own key; 2: [`MasterKey::seal`]).
+    pub fn open_as(&self, version: i16, sealed: &[u8], aad: &[u8]) -> anyhow::Result<Vec<u8>> {
         ensure!(
             sealed.len() >= aead::NONCE_LEN + aead::AES_256_GCM.tag_len(),
             "sealed data is too short"
@@ -130,7 +153,7 @@ impl MasterKey {
             aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow!("invalid nonce"))?;
         let mut buf = ciphertext.to_vec();
         let len = self
-            .aead_key()?
+            .sealing_key(version)?
             .open_in_place(nonce, aead::Aad::from(aad), &mut buf)
             .map_err(|_| {
                 anyhow!("cannot decrypt: wrong master key, wrong purpose or corrupted data")
@@ -138,6 +161,15 @@ impl MasterKey {
             .len();
         buf.truncate(len);
         Ok(buf)
+    }
+
+    /// A value the database keeps to tell whether a process holds the
+    /// master key it was set up with: HMAC-SHA-256 of a fixed label under a
+    /// key derived for this use (hex). It reveals nothing of the master key
+    /// or of the other derived keys.
+    pub fn check_value(&self) -> String {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.derive("civitas key check v1"));
+        crate::encoding::hex(hmac::sign(&key, b"civitas master key check").as_ref())
     }
 
     /// A 32-byte sub-key for `label`: HMAC-SHA-256(master, label).
@@ -188,6 +220,46 @@ mod tests {
         assert!(key.open(&a[..27], b"kid-1").is_err());
         assert!(key.open(&[], b"kid-1").is_err());
         assert_eq!(key.open(&key.seal(b"", b"").unwrap(), b"").unwrap(), b"");
+    }
+
+    #[test]
+    fn sealing_has_its_own_key_and_reads_the_old_seal() {
+        let key = master();
+        let sealed = key.seal(b"secret", b"kid").unwrap();
+        assert!(
+            key.open_as(1, &sealed, b"kid").is_err(),
+            "sealed under the raw key"
+        );
+        let raw = aead::RandomizedNonceKey::new(&aead::AES_256_GCM, &key.0).unwrap();
+        let (nonce, ciphertext) = sealed.split_at(aead::NONCE_LEN);
+        let mut buf = ciphertext.to_vec();
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).unwrap();
+        assert!(
+            raw.open_in_place(nonce, aead::Aad::from(b"kid"), &mut buf)
+                .is_err()
+        );
+
+        let old = key.seal_as(1, b"secret", b"kid").unwrap();
+        assert_eq!(key.open_as(1, &old, b"kid").unwrap(), b"secret");
+        assert!(key.open(&old, b"kid").is_err());
+        assert!(key.open_as(3, &sealed, b"kid").is_err());
+    }
+
+    #[test]
+    fn check_value_tells_keys_apart_and_reveals_no_derived_key() {
+        let key = MasterKey::from_bytes([7; 32]);
+        assert_eq!(
+            key.check_value(),
+            MasterKey::from_bytes([7; 32]).check_value()
+        );
+        assert_ne!(
+            key.check_value(),
+            MasterKey::from_bytes([8; 32]).check_value()
+        );
+        assert_eq!(key.check_value().len(), 64);
+        for label in ["civitas key check v1", "civitas private key sealing v2"] {
+            assert_ne!(key.check_value(), crate::encoding::hex(&key.derive(label)));
+        }
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! bearer secrets (session tokens, codes, invitations) that the database
 //! keeps only as hashes.
 
+mod check;
 mod master;
 mod sealer;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-pub use master::MasterKey;
+pub use check::check_master_key;
+pub use master::{MasterKey, SEAL_VERSION};
 pub use sealer::Sealer;
 
 /// A new random secret, base64url-encoded, and its hash for storage.

@@ -5,18 +5,19 @@ use super::{Store, StoreError, Tx, on_pool};
 use crate::audit::{AuditEntry, AuditEvent};
 
 impl Tx {
-    /// Appends `event` inside this transaction and returns its sequence
-    /// number. Bumping the head row first takes its row lock, so concurrent
-    /// appends from any instance are serialised and each chains to the one
-    /// committed before it.
+    /// Appends `event` inside this transaction, keyed with the store's
+    /// audit key, and returns its sequence number. Bumping the head row
+    /// first takes its row lock, so concurrent appends from any instance are
+    /// serialised and each chains to the one committed before it.
     pub async fn append_audit(&mut self, event: &AuditEvent) -> Result<i64, StoreError> {
+        let key = self.1.clone().ok_or(StoreError::NoAuditKey)?;
         on_pool!(tx self, |conn| {
             let (seq, prev): (i64, String) = sqlx::query_as(
                 "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
             )
             .fetch_one(&mut *conn)
             .await?;
-            let entry = crate::audit::seal(event, seq, prev);
+            let entry = crate::audit::seal(&key, event, seq, prev);
             sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
                 .bind(&entry.hash)
                 .execute(&mut *conn)
@@ -38,6 +39,18 @@ impl Tx {
             Ok(seq)
         })
     }
+}
+
+/// The head of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditHead {
+    /// The last sequence number written.
+    pub seq: i64,
+    /// That entry's hash.
+    pub hash: String,
+    /// The first entry hashed with the audit key; earlier ones (written
+    /// before keying) have plain SHA-256 hashes.
+    pub keyed_from: i64,
 }
 
 /// Which entries an auditor wants; empty filters match everything.
@@ -98,10 +111,11 @@ impl Store {
             .await)?)
     }
 
-    /// The last sequence number and hash written.
-    pub async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+    /// The last sequence number and hash written, and where the keyed part
+    /// of the chain starts.
+    pub async fn audit_head(&self) -> Result<AuditHead, StoreError> {
         Ok(on_pool!(self, |pool| sqlx::query_as(
-            "SELECT seq, hash FROM audit_head WHERE id = 1"
+            "SELECT seq, hash, keyed_from FROM audit_head WHERE id = 1"
         )
         .fetch_one(pool)
         .await)?)

@@ -27,7 +27,9 @@ pub mod tx;
 use crate::config::DatabaseSettings;
 use sqlx::{PgPool, SqlitePool};
 
-pub use audit::AuditFilter;
+use crate::audit::AuditKey;
+
+pub use audit::{AuditFilter, AuditHead};
 pub use campaigns::{
     CampaignRegionRow, CampaignRow, PendingRow, RegionCount, ScopeRegion, day_date, day_number,
 };
@@ -44,14 +46,14 @@ pub use staff::{InvitationRow, RoleRow, StaffRow};
 pub use tx::Tx;
 
 /// Runs `$body` once per backend: with `$pool` bound to whichever pool
-/// `$store` holds, or (`tx` form) with `$conn` bound to the connection of the
+/// `$store` holds (a `&Store`), or (`tx` form) with `$conn` bound to the connection of the
 /// transaction `$tx`. The body is type-checked once per backend, so one
 /// statement written in the `$1` style serves both.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+        match $store.pool() {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
         }
     };
     (tx $tx:expr, |$conn:ident| $body:expr) => {
@@ -69,9 +71,17 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// The registry's database.
+/// The registry's database, and the key its audit chain is written with
+/// (given once the master key is known: see `startup::open_database`).
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    pool: Pool,
+    audit_key: Option<AuditKey>,
+}
+
+/// The connection pool of either backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -83,6 +93,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("a stored row is not valid: {0}")]
     Corrupt(String),
+    #[error("the audit log is written with a key derived from the master key, and none was given")]
+    NoAuditKey,
 }
 
 impl StoreError {
@@ -113,44 +125,63 @@ impl Store {
             url: url.to_string(),
             max_connections,
             acquire_timeout: std::time::Duration::from_secs(3),
+            master_key: None,
+            master_key_file: std::path::PathBuf::new(),
         })
         .await
     }
 
-    /// Connects to the database `settings` name.
+    /// Connects to the database `settings` name (its master key is loaded
+    /// by `startup::open_database`).
     pub async fn open(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let (url, max, wait) = (
             settings.url.as_str(),
             settings.max_connections,
             settings.acquire_timeout,
         );
-        let store = if url.starts_with("sqlite:") {
-            Self::Sqlite(sqlite::connect(url, max, wait).await?)
+        let pool = if url.starts_with("sqlite:") {
+            Pool::Sqlite(sqlite::connect(url, max, wait).await?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Self::Postgres(postgres::connect(url, max, wait).await?)
+            Pool::Postgres(postgres::connect(url, max, wait).await?)
         } else {
             anyhow::bail!(
                 "database URL must start with sqlite:// or postgres:// (got {:?})",
                 url.split(':').next().unwrap_or_default()
             );
         };
-        Ok(store)
+        Ok(Self {
+            pool,
+            audit_key: None,
+        })
+    }
+
+    /// The same database, appending to the audit log with `key`.
+    pub fn with_audit_key(self, key: AuditKey) -> Self {
+        Self {
+            audit_key: Some(key),
+            ..self
+        }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
     /// Which backend this is, for logs.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Sqlite(_) => "sqlite",
-            Self::Postgres(_) => "postgres",
+        match &self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
         }
     }
 

@@ -11,10 +11,12 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Postgres, Sqlite, Transaction};
 
-use super::{Store, StoreError};
+use super::{Pool, Store, StoreError};
+use crate::audit::AuditKey;
 
-/// An open transaction (or autocommit connection) on the store's database.
-pub struct Tx(pub(super) TxInner);
+/// An open transaction (or autocommit connection) on the store's database,
+/// with the store's audit key.
+pub struct Tx(pub(super) TxInner, pub(super) Option<AuditKey>);
 
 pub(super) enum TxInner {
     Sqlite(Held<Sqlite>),
@@ -54,10 +56,11 @@ impl<DB: Database> Held<DB> {
 impl Store {
     /// Opens a transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(Tx(match self {
-            Self::Sqlite(pool) => TxInner::Sqlite(Held::Transaction(pool.begin().await?)),
-            Self::Postgres(pool) => TxInner::Postgres(Held::Transaction(pool.begin().await?)),
-        }))
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(Held::Transaction(pool.begin().await?)),
+            Pool::Postgres(pool) => TxInner::Postgres(Held::Transaction(pool.begin().await?)),
+        };
+        Ok(Tx(inner, self.audit_key.clone()))
     }
 
     /// Opens a transaction that reads before it writes. SQLite takes the
@@ -65,20 +68,22 @@ impl Store {
     /// read cannot upgrade once another connection has written, and fails at
     /// once ("database is locked") instead of waiting its turn.
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
-        Ok(Tx(match self {
-            Self::Sqlite(pool) => {
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => {
                 TxInner::Sqlite(Held::Transaction(pool.begin_with("BEGIN IMMEDIATE").await?))
             }
-            Self::Postgres(pool) => TxInner::Postgres(Held::Transaction(pool.begin().await?)),
-        }))
+            Pool::Postgres(pool) => TxInner::Postgres(Held::Transaction(pool.begin().await?)),
+        };
+        Ok(Tx(inner, self.audit_key.clone()))
     }
 
     /// A pooled connection whose statements each commit on their own.
     pub async fn autocommit(&self) -> Result<Tx, StoreError> {
-        Ok(Tx(match self {
-            Self::Sqlite(pool) => TxInner::Sqlite(Held::Autocommit(pool.acquire().await?)),
-            Self::Postgres(pool) => TxInner::Postgres(Held::Autocommit(pool.acquire().await?)),
-        }))
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(Held::Autocommit(pool.acquire().await?)),
+            Pool::Postgres(pool) => TxInner::Postgres(Held::Autocommit(pool.acquire().await?)),
+        };
+        Ok(Tx(inner, self.audit_key.clone()))
     }
 }
 

@@ -3,7 +3,7 @@
 //! projection arithmetic as the API reports it, the CSV exports, the
 //! dashboard pages and the demo country.
 
-use civitas::store::{Store, Table};
+use civitas::store::{Pool, Store, Table};
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -43,9 +43,9 @@ async fn progress(admin: &Person, id: &str, query: &str) -> Value {
 /// Rows of a query on the test database: text key and four numbers.
 async fn rows(store: &Store, sql: &str) -> Vec<(String, i64, i64, i64, i64)> {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match store {
-        Store::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
-        Store::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
+    match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
+        Pool::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
     }
 }
 

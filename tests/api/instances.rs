@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use civitas_load::steps;
 
 use crate::support::app::browser_client;
-use crate::support::cli::{ServerProcess, free_port};
+use crate::support::cli::{ServerProcess, TEST_MASTER_KEY, free_port};
 use crate::support::db::{Backend, TestDb, skipped};
 use crate::support::passkeys::{Device, SoftAuthenticator, person};
 
@@ -24,11 +24,13 @@ async fn postgres_ceremonies_finish_on_another_instance() {
     let db = TestDb::create(Backend::Postgres).await;
     let dir = std::env::temp_dir().join(format!("civitas-instances-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    // Both instances sit behind one public address (the issuer).
+    // Both instances sit behind one public address (the issuer) and hold
+    // the master key the database was set up with.
     let issuer = format!("http://localhost:{}", free_port());
     let envs = [
         ("CIVITAS_DATABASE_URL", db.url.clone()),
         ("CIVITAS_ISSUER", issuer.clone()),
+        ("CIVITAS_MASTER_KEY", TEST_MASTER_KEY.to_string()),
     ];
     let one = ServerProcess::start(&dir, &envs).await;
     let two = ServerProcess::start(&dir, &envs).await;

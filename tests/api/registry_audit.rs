@@ -1,7 +1,8 @@
 //! The hash-chained audit log: what is recorded, reading it with filters and
 //! pages, `civitas audit verify`, and tampering caught.
 
-use civitas::audit::{AuditEntry, GENESIS_HASH, entry_hash};
+use civitas::audit::{AuditEntry, AuditKey, GENESIS_HASH, keyed_entry_hash};
+use civitas::secrets::MasterKey;
 use civitas::staff::Role;
 use civitas::store::Table;
 use serde_json::{Value, json};
@@ -11,8 +12,11 @@ use crate::support::registry::*;
 
 const AUDIT: &str = "/api/v1/admin/audit";
 
+/// The entry's hash as the server computes it, with the test master key.
 fn recomputed(e: &Value) -> String {
-    entry_hash(
+    let master = MasterKey::from_bytes(std::array::from_fn(|i| i as u8));
+    keyed_entry_hash(
+        &AuditKey::new(&master),
         e["seq"].as_i64().unwrap(),
         e["at"].as_i64().unwrap(),
         e["actor"].as_str().unwrap(),
@@ -353,12 +357,13 @@ async fn tampering_is_stopped_by_triggers_and_caught_by_verify(app: TestApp) {
     set_entry(&app, &original).await;
     verify_passes(&app, "restored");
 
-    // Rewriting the hash as well breaks the link from the next entry.
+    // Rewriting the hash as well, without the master key, is caught at
+    // the entry itself.
     let mut forged = original.clone();
     forged.target = "role:auditor".to_string();
-    forged.hash = forged.expected_hash();
+    forged.hash = forged.unkeyed_hash();
     set_entry(&app, &forged).await;
-    verify_fails_naming(&app, "entry 3 ", "hash rewritten");
+    verify_fails_naming(&app, "entry 2 ", "hash rewritten");
     set_entry(&app, &original).await;
     verify_passes(&app, "restored again");
 

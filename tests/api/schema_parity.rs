@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use civitas::store::Store;
+use civitas::store::{Pool, Store};
 use sqlx::Row;
 
 use crate::support::db::{Backend, TestDb, skipped};
@@ -243,7 +243,7 @@ async fn postgres_schema_matches_sqlite() {
     sqlite.migrate().await.unwrap();
     let postgres = Store::connect(&postgres_db.url, Some(1)).await.unwrap();
     postgres.migrate().await.unwrap();
-    let (Store::Sqlite(lite), Store::Postgres(pg)) = (&sqlite, &postgres) else {
+    let (Pool::Sqlite(lite), Pool::Postgres(pg)) = (sqlite.pool(), postgres.pool()) else {
         unreachable!()
     };
     let on_sqlite = sqlite_facts(lite).await;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use civitas::config::Settings;
-use civitas::store::Store;
+use civitas::store::Pool;
 use sqlx::Connection;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -220,19 +220,17 @@ fn template_name(backend: Backend) -> String {
 /// Brings the database at `url` to what a first start finds before it
 /// bootstraps (see the module's doc).
 async fn fill_template(url: &str) {
-    let settings = Settings::for_tests(url, 0).unwrap();
-    let store = Store::connect(url, Some(2)).await.unwrap();
-    store.migrate().await.unwrap();
+    let mut settings = Settings::for_tests(url, 0).unwrap();
+    settings.database.max_connections = Some(2);
+    let clock = civitas::clock::Clock::fixed(START);
+    let (store, master) = civitas::startup::open_database(&settings.database, &clock)
+        .await
+        .unwrap();
     civitas::registry::load_regions(&store, None).await.unwrap();
-    let master = civitas::secrets::MasterKey::load(
-        settings.master_key.as_deref(),
-        &settings.master_key_file,
-    )
-    .unwrap();
     civitas::oidc::keyring::ensure_keys(&store, &master, START.unix_timestamp())
         .await
         .unwrap();
-    if let Store::Sqlite(pool) = &store {
+    if let Pool::Sqlite(pool) = store.pool() {
         // A self-contained copy, with nothing left in a write-ahead log.
         let copy = sqlite_template_path().with_extension(format!("{}.tmp", uuid::Uuid::new_v4()));
         sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use civitas::audit::AuditEntry;
 use civitas::staff::Role;
-use civitas::store::{AuditFilter, Store, Table};
+use civitas::store::{AuditFilter, Pool, Store, Table};
 use serde_json::{Value, json};
 
 use civitas_load::steps::{self, ENROLLMENT_FINISH as ENROLL_FINISH};
@@ -415,21 +415,31 @@ pub fn catch_up_with_system_clock(app: &TestApp) {
 /// Runs one statement directly on the database, bypassing the application.
 pub async fn execute_sql(store: &Store, sql: &str) -> Result<u64, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match store {
-        Store::Sqlite(pool) => sqlx::query(sql)
+    match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query(sql)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
-        Store::Postgres(pool) => sqlx::query(sql)
+        Pool::Postgres(pool) => sqlx::query(sql)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
     }
 }
 
+/// Runs one query returning one integer directly on the database.
+pub async fn select_i64(store: &Store, sql: &str) -> i64 {
+    let query = sqlx::AssertSqlSafe(sql.to_string());
+    let result = match store.pool() {
+        Pool::Sqlite(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+        Pool::Postgres(pool) => sqlx::query_scalar(query).fetch_one(pool).await,
+    };
+    result.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// True on the SQLite backend.
 pub fn is_sqlite(app: &TestApp) -> bool {
-    matches!(app.store, Store::Sqlite(_))
+    matches!(app.store.pool(), Pool::Sqlite(_))
 }
 
 /// `GET /api/v1/registrar/citizens/{national_id}` as `registrar`.
