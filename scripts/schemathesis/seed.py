@@ -5,8 +5,8 @@ software passkey (P-256, "none" attestation, as the authenticator in
 load/src/authenticator.rs makes them); the citizen accepts the first
 administrator's invitation, then invites itself as registrar of every
 top-level region and as auditor, so the session reaches every staff
-endpoint. A second citizen enrolls on their own and asks to be verified,
-and a third attempt with the first citizen's details opens a
+endpoint. Three more citizens enroll on their own and ask to be
+verified, and one more attempt with the first citizen's details opens a
 possible-duplicate case: the registrar's queues are not empty.
 
 Prints one JSON object: the session cookie, its citizen's national ID and
@@ -140,10 +140,12 @@ def main() -> None:
         invitation = staff.post("/api/v1/admin/invitations", offer, 201)
         staff.accept(token_of(invitation["url"]))
 
-    waiting = Browser(base)
-    waiting.enroll({"given_name": "Ngozi", "family_name": "Adeyemi",
-                    "birth_date": "1984-02-29", "region": record["region"]})
-    waiting.post("/api/v1/me/verification", {}, 201)
+    # Several, so that some are still waiting when the links are followed.
+    for given_name in ("Ngozi", "Tomas", "Ines"):
+        waiting = Browser(base)
+        waiting.enroll({"given_name": given_name, "family_name": "Adeyemi",
+                        "birth_date": "1984-02-29", "region": record["region"]})
+        waiting.post("/api/v1/me/verification", {}, 201)
 
     # The same details as the first citizen: refused, and a case is opened.
     Browser(base).post("/api/v1/enrollment/start",
