@@ -32,6 +32,11 @@ pub fn thousands(n: i64) -> String {
 /// The oldest cohort age anyone may set.
 pub const MAX_MIN_AGE: i32 = 130;
 
+/// The years a campaign's dates may fall in: wide enough for any real one,
+/// and narrow enough that its cohort's last birth date is a date an answer
+/// can carry (year 1 or later).
+pub const CAMPAIGN_YEARS: std::ops::RangeInclusive<i32> = 1900..=2999;
+
 /// A campaign as an administrator writes it (JSON API and form alike).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,18 +122,19 @@ impl CampaignInput {
                     .into(),
             );
         }
-        let starts_on = iso_date::parse(&self.starts_on);
+        let in_years = |d: &Date| CAMPAIGN_YEARS.contains(&d.year());
+        let starts_on = iso_date::parse(&self.starts_on).filter(in_years);
         if starts_on.is_none() {
             fail(
                 "starts_on",
-                "The start date must be a date as YYYY-MM-DD.".into(),
+                "The start date must be a date as YYYY-MM-DD, in the years 1900 to 2999.".into(),
             );
         }
-        let deadline = iso_date::parse(&self.deadline);
+        let deadline = iso_date::parse(&self.deadline).filter(in_years);
         if deadline.is_none() {
             fail(
                 "deadline",
-                "The deadline must be a date as YYYY-MM-DD.".into(),
+                "The deadline must be a date as YYYY-MM-DD, in the years 1900 to 2999.".into(),
             );
         }
         if let (Some(s), Some(d)) = (starts_on, deadline)

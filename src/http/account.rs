@@ -221,6 +221,12 @@ pub async fn withdraw_app(
     client_id: web::Path<String>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
+    if client_id.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "invalid_client_id",
+            "This is not an app's client_id: it contains a control character.",
+        ));
+    }
     state
         .provider
         .withdraw_consent(who.citizen.id, &client_id)

@@ -143,16 +143,18 @@ fn day_start(value: Option<&str>, field: &str) -> Result<Option<i64>, AppError> 
 impl AuditQuery {
     /// The store filter; blank fields match everything.
     pub fn filter(&self) -> Result<AuditFilter, AppError> {
-        let text = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
+        let text = |v: &Option<String>, field: &str| match v.as_deref().map(str::trim) {
+            Some(v) if v.chars().any(char::is_control) => Err(AppError::bad_request(
+                "invalid_request",
+                format!("{field} must not contain control characters."),
+            )),
+            Some(v) if !v.is_empty() => Ok(Some(v.to_string())),
+            _ => Ok(None),
         };
         Ok(AuditFilter {
-            actor: text(&self.actor),
-            action: text(&self.action),
-            target: text(&self.target),
+            actor: text(&self.actor, "actor")?,
+            action: text(&self.action, "action")?,
+            target: text(&self.target, "target")?,
             from: day_start(self.from.as_deref(), "from")?,
             until: day_start(self.until.as_deref(), "until")?.map(|t| t + 86_400),
             before_seq: self.before_seq,

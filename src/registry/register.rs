@@ -156,6 +156,16 @@ struct Checked {
     phone: Option<String>,
 }
 
+/// Whether `text` has the form of a register reference: 1 to 64 letters,
+/// digits, `-`, `_`, `/` or `.`.
+pub fn is_register_ref(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c))
+}
+
 fn check_row(
     fields: &[&str],
     regions: &HashSet<String>,
@@ -172,11 +182,7 @@ fn check_row(
     if register_ref.is_empty() {
         return Err("register_ref is empty".into());
     }
-    if register_ref.len() > 64
-        || !register_ref
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c))
-    {
+    if !is_register_ref(register_ref) {
         return Err(format!(
             "register_ref {register_ref:?} must be 1 to 64 letters, digits, '-', '_', '/' or '.'"
         ));

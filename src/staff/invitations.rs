@@ -269,6 +269,8 @@ pub enum RevokeError {
     UnknownCitizen(String),
     #[error("this citizen does not hold that role")]
     NotHeld,
+    #[error("there is no region with the code {0:?}")]
+    UnknownRegion(String),
     #[error("this is the last administrator; invite another one first")]
     LastAdmin,
     #[error(transparent)]
@@ -280,6 +282,9 @@ impl From<RevokeError> for AppError {
         match e {
             RevokeError::Store(e) => e.into(),
             RevokeError::UnknownCitizen(_) => AppError::not_found(format!("{e}.")),
+            RevokeError::UnknownRegion(_) => {
+                AppError::bad_request("unknown_region", format!("{e}."))
+            }
             RevokeError::NotHeld => {
                 AppError::not_found("This citizen does not hold that role (in that region).")
             }
@@ -303,6 +308,11 @@ pub async fn revoke(
     actor: String,
     now: i64,
 ) -> Result<(), RevokeError> {
+    if let Some(r) = region
+        && RegionCode::parse(r).is_err()
+    {
+        return Err(RevokeError::UnknownRegion(r.to_string()));
+    }
     let unknown = || RevokeError::UnknownCitizen(national_id.to_string());
     let nid = NationalId::parse(national_id).map_err(|_| unknown())?;
     let citizen = store

@@ -68,6 +68,10 @@ impl Store {
     }
 
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        // No client id holds a NUL, and PostgreSQL cannot even compare one.
+        if id.contains('\0') {
+            return Ok(None);
+        }
         const SQL: &str = "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
              subject_type, extra_scopes, id_token_alg, disabled, created_at FROM clients WHERE id = $1";
         let row: Option<ClientRow> = on_pool!(self, |pool| sqlx::query_as(SQL)

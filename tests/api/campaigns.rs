@@ -609,6 +609,19 @@ async fn bad_requests_change_nothing(app: TestApp) {
             with("deadline", json!("2026-10-01")),
             "deadline",
         ),
+        // A cohort's last birth date would fall before year 1, which no
+        // date in the answer can say.
+        (
+            "start in year 1",
+            json!({"name": "Old", "regions": ["CAP"], "min_age": 130,
+                   "starts_on": "0001-01-01", "deadline": "0001-01-02"}),
+            "starts_on",
+        ),
+        (
+            "deadline in year 9999",
+            with("deadline", json!("9999-12-31")),
+            "deadline",
+        ),
     ] {
         let before = counts(&app).await;
         let response = admin.post(CAMPAIGNS, &body).await;

@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod instances;
 mod national_ids;
+mod nul_characters;
 mod oidc;
 mod oidc_errors;
 mod oidc_rp;

@@ -198,6 +198,12 @@ impl Desk<'_> {
     /// regions after too many wrong dates of birth (the resident showed an
     /// identity document at the desk).
     pub async fn unlock_code(&self, register_ref: &str, reason: String) -> Result<(), AppError> {
+        if !crate::registry::register::is_register_ref(register_ref) {
+            return Err(AppError::bad_request(
+                "invalid_register_ref",
+                "A register reference has 1 to 64 letters, digits, '-', '_', '/' or '.'.",
+            ));
+        }
         let entry = self
             .store
             .find_register_entry(register_ref)

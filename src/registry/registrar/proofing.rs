@@ -75,10 +75,14 @@ impl Evidence {
             "The method",
         )?;
         let authority = self.issuing_authority.trim();
-        if authority.is_empty() || authority.chars().count() > 200 {
+        if authority.is_empty()
+            || authority.chars().count() > 200
+            || authority.chars().any(char::is_control)
+        {
             return Err(AppError::bad_request(
                 "invalid_issuing_authority",
-                "Give the authority that issued the document (1 to 200 characters).",
+                "Give the authority that issued the document (1 to 200 characters, \
+                 no control characters).",
             ));
         }
         let number: String = self
