@@ -44,6 +44,7 @@ fn not_ready() -> AppError {
         "not_ready",
         "The database cannot be reached.",
     )
+    .with_header("Retry-After", "5")
 }
 
 /// Prometheus text exposition.
