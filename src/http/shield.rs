@@ -59,10 +59,12 @@ impl Shield {
         class: RouteClass,
         network: &str,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, Refused> {
-        self.limits.check_global().map_err(Refused::Global)?;
+        // One network's flood is refused by its own limit first, so that
+        // it never spends the instance-wide budget citizens elsewhere need.
         self.limits
             .check_class(class, network)
             .map_err(Refused::Class)?;
+        self.limits.check_global().map_err(Refused::Global)?;
         match tokio::time::timeout(self.queue_timeout, self.in_flight.clone().acquire_owned()).await
         {
             Ok(Ok(permit)) => Ok(permit),

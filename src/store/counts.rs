@@ -33,7 +33,7 @@ impl Store {
 }
 
 /// Tables whose size `count_rows` reports.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
     Citizens,
     Passkeys,

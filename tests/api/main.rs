@@ -2,6 +2,7 @@
 
 mod support;
 
+mod abuse;
 mod admin_cli;
 mod authenticator;
 mod campaigns;

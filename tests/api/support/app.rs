@@ -48,6 +48,29 @@ impl TestApp {
         self.store.count_citizens().await.unwrap()
     }
 
+    /// Another server on this test's database and clock, with the test
+    /// settings changed by `configure` (its issuer is its own address
+    /// unless `configure` names another; its client sends that issuer as
+    /// `Origin`). It stops when the test's runtime ends.
+    pub async fn instance(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut settings = Settings::for_tests(&self.db_url, port).unwrap();
+        configure(&mut settings);
+        let origin = settings.issuer.as_str().to_string();
+        let app = Application::build_on(listener, settings, self.clock.clone(), Some(2))
+            .await
+            .expect("cannot build another instance");
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://localhost:{port}"),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            client: browser_client(&origin),
+            db_url: self.db_url.clone(),
+        }
+    }
+
     /// Row counts of the tables a refused request must leave alone.
     pub async fn counts(&self) -> [i64; 5] {
         use civitas::store::Table::*;
