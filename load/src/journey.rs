@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::authenticator::Passkey;
+use crate::client::{self, as_client};
 use crate::failure::{Context, Failure};
 use crate::target::Target;
 
@@ -63,20 +64,36 @@ impl fmt::Display for Journey {
     }
 }
 
-/// An enrolled citizen: their passkey and, for refresh, their latest
-/// refresh token. Owned by one worker, so the passkey counter only rises.
+/// An enrolled citizen: their passkey, for refresh their latest refresh
+/// token, and the address they come from (none: this machine's). Owned by
+/// one worker, so the passkey counter only rises.
 pub struct Citizen {
     pub passkey: Passkey,
     pub refresh_token: Option<String>,
+    pub address: Option<String>,
 }
 
-/// Enrolls a citizen and grants the app consent for each scope the run
-/// uses (untimed set-up). With `REFRESH_SCOPE`, keeps a refresh token.
-pub async fn prepare_citizen(target: &Target, scopes: &[&str]) -> Result<Citizen, Failure> {
+/// Enrolls a citizen coming from `address` and grants the app consent for
+/// each scope the run uses (untimed set-up). With `REFRESH_SCOPE`, keeps a
+/// refresh token.
+pub async fn prepare_citizen(
+    target: &Target,
+    scopes: &[&str],
+    address: Option<String>,
+) -> Result<Citizen, Failure> {
+    as_client(address.clone(), consenting_citizen(target, scopes, address)).await
+}
+
+async fn consenting_citizen(
+    target: &Target,
+    scopes: &[&str],
+    address: Option<String>,
+) -> Result<Citizen, Failure> {
     let (passkey, cookie) = target.enroll().await?;
     let mut citizen = Citizen {
         passkey,
         refresh_token: None,
+        address,
     };
     for scope in scopes {
         let (code, verifier) = target.authorize(&cookie, scope, "setup", true).await?;
@@ -92,8 +109,22 @@ pub async fn prepare_citizen(target: &Target, scopes: &[&str]) -> Result<Citizen
     Ok(citizen)
 }
 
-/// Runs one timed operation.
+/// Runs one timed operation, from its citizen's address, or with
+/// `spread` from a new address of its own.
 pub async fn run(
+    target: &Target,
+    journey: Journey,
+    citizen: Option<&mut Citizen>,
+    spread: bool,
+) -> Result<(), Failure> {
+    let address = match &citizen {
+        Some(citizen) => citizen.address.clone(),
+        None => spread.then(client::someone),
+    };
+    as_client(address, operation(target, journey, citizen)).await
+}
+
+async fn operation(
     target: &Target,
     journey: Journey,
     citizen: Option<&mut Citizen>,

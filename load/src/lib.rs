@@ -3,7 +3,9 @@
 //! a software passkey authenticator that signs real WebAuthn responses.
 
 pub mod authenticator;
+pub mod client;
 pub mod failure;
+pub mod flood;
 pub mod journey;
 pub mod report;
 pub mod runner;

@@ -74,6 +74,12 @@ struct Args {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Each citizen from an address of their own in 10.0.0.0/8, sent as
+    /// `X-Forwarded-For` (the target must run with `--behind-proxy true`),
+    /// as real citizens are: rate limits per client network then apply to
+    /// each of them, not to this machine as a whole.
+    #[arg(long)]
+    spread_addresses: bool,
 }
 
 /// `30s`, `2m`, `500ms` or a bare number of seconds.
@@ -144,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         warmup: args.warmup,
         citizens: args.citizens,
         progress: !args.quiet,
+        spread_addresses: args.spread_addresses,
     };
     let scenario = format!("{:?}", args.scenario).to_lowercase();
     let outcome = runner::run(target, &plan).await?;

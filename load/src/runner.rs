@@ -95,6 +95,9 @@ pub struct Plan {
     pub citizens: usize,
     /// Print a progress line while running.
     pub progress: bool,
+    /// Each citizen from an address of their own (`X-Forwarded-For`, for a
+    /// Civitas behind a proxy), rather than all from this machine's.
+    pub spread_addresses: bool,
 }
 
 /// What a run observed in its measured window.
@@ -122,7 +125,14 @@ pub async fn run(target: Arc<Target>, plan: &Plan) -> anyhow::Result<Outcome> {
     let citizens = if plan.mix.needs_citizens() {
         let n = plan.citizens.max(plan.concurrency);
         eprintln!("setting up {n} citizens (enrolled, consent given)...");
-        prepare(&target, n, plan.mix.scopes(), plan.concurrency).await?
+        prepare(
+            &target,
+            n,
+            plan.mix.scopes(),
+            plan.concurrency,
+            plan.spread_addresses,
+        )
+        .await?
     } else {
         Vec::new()
     };
@@ -160,7 +170,10 @@ pub async fn run(target: Arc<Target>, plan: &Plan) -> anyhow::Result<Outcome> {
         let target = target.clone();
         let mix = plan.mix.clone();
         let live = live.clone();
-        workers.spawn(async move { work(&target, &mix, share, measure_from, end, &live).await });
+        let spread = plan.spread_addresses;
+        workers.spawn(
+            async move { work(&target, &mix, share, spread, measure_from, end, &live).await },
+        );
     }
     let mut overall = Stats::new()?;
     let mut by_journey: BTreeMap<Journey, Stats> = BTreeMap::new();
@@ -202,6 +215,7 @@ async fn work(
     target: &Target,
     mix: &Mix,
     mut citizens: Vec<Citizen>,
+    spread: bool,
     measure_from: Instant,
     end: Instant,
     live: &Live,
@@ -224,7 +238,7 @@ async fn work(
         } else {
             None
         };
-        let result = journey::run(target, journey, citizen).await;
+        let result = journey::run(target, journey, citizen, spread).await;
         let finished = Instant::now();
         let counted = began >= measure_from && finished <= end;
         match result {
@@ -245,7 +259,9 @@ async fn work(
                     && citizen.refresh_token.is_none()
                 {
                     // Best effort; a failure shows up at the next refresh.
-                    let _ = journey::recover(target, citizen).await;
+                    let address = citizen.address.clone();
+                    let _ =
+                        crate::client::as_client(address, journey::recover(target, citizen)).await;
                 }
             }
         }
@@ -259,6 +275,7 @@ async fn prepare(
     n: usize,
     scopes: Vec<&'static str>,
     parallel: usize,
+    spread: bool,
 ) -> anyhow::Result<Vec<Citizen>> {
     let parallel = parallel.clamp(1, 32).min(n.max(1));
     let mut tasks = tokio::task::JoinSet::new();
@@ -269,7 +286,8 @@ async fn prepare(
         tasks.spawn(async move {
             let mut made = Vec::with_capacity(count);
             for _ in 0..count {
-                made.push(journey::prepare_citizen(&target, &scopes).await?);
+                let address = spread.then(crate::client::someone);
+                made.push(journey::prepare_citizen(&target, &scopes, address).await?);
             }
             Ok::<_, crate::failure::Failure>(made)
         });

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::authenticator::{Authenticator, Passkey};
+use crate::client::SendAsClient;
 use crate::failure::{Context, Failure};
 use crate::steps::{self, SESSION_COOKIE};
 
@@ -104,11 +105,21 @@ impl Target {
         Ok(target)
     }
 
-    fn url(&self, path: &str) -> Result<Url, Failure> {
+    /// The HTTP client, for requests the journeys do not make.
+    pub(crate) fn http(&self) -> &Client {
+        &self.http
+    }
+
+    /// The `Origin` a browser on the issuer's pages sends.
+    pub(crate) fn origin(&self) -> &HeaderValue {
+        &self.origin
+    }
+
+    pub(crate) fn url(&self, path: &str) -> Result<Url, Failure> {
         self.base.join(path).kind("bad url")
     }
 
-    fn app(&self) -> Result<&App, Failure> {
+    pub(crate) fn app(&self) -> Result<&App, Failure> {
         self.app
             .as_ref()
             .kind("this scenario needs --client-id, --client-secret and --redirect-uri")
@@ -139,9 +150,8 @@ impl Target {
             .post(self.url(path)?)
             .header(ORIGIN, self.origin.clone())
             .json(body)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(&step, &e))?;
+            .send_as_client(&step)
+            .await?;
         let cookie = session_cookie(&response);
         let text = Self::expect(response, &step, want).await?;
         let value = serde_json::from_str(&text).kind(&format!("bad json {step}"))?;
@@ -170,7 +180,7 @@ impl Target {
     }
 
     /// A new person: random names, so the duplicate check never matches.
-    fn person(&self) -> Value {
+    pub(crate) fn person(&self) -> Value {
         let mut rng = rand::rng();
         let name = |prefix: &str, rng: &mut rand::rngs::ThreadRng| {
             let tail: String = (0..10)
@@ -234,9 +244,8 @@ impl Target {
                 &challenge,
             ))
             .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
-            .send()
-            .await
-            .map_err(|e| Failure::transport(step, &e))?;
+            .send_as_client(step)
+            .await?;
         let response = if response.status() == StatusCode::OK && consent {
             let page = Self::expect(response, step, StatusCode::OK).await?;
             self.allow(cookie, &page).await?
@@ -259,9 +268,8 @@ impl Target {
         )
         .header(ORIGIN, self.origin.clone())
         .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
-        .send()
+        .send_as_client(step)
         .await
-        .map_err(|e| Failure::transport(step, &e))
     }
 
     /// The code in a redirect to the app.
@@ -312,9 +320,8 @@ impl Target {
             Some(&app.client_secret),
             form,
         )
-        .send()
-        .await
-        .map_err(|e| Failure::transport(step, &e))?;
+        .send_as_client(step)
+        .await?;
         let text = Self::expect(response, step, StatusCode::OK).await?;
         let body: Value = serde_json::from_str(&text).kind("bad json POST /token")?;
         let field = |name: &str| body[name].as_str().map(str::to_string);
@@ -388,9 +395,8 @@ impl Target {
         let response = self
             .http
             .get(self.url("/jwks.json")?)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(step, &e))?;
+            .send_as_client(step)
+            .await?;
         let text = Self::expect(response, step, StatusCode::OK).await?;
         let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).kind("bad JWKS")?;
         let mut keys = HashMap::new();
@@ -415,9 +421,8 @@ impl Target {
     pub async fn userinfo(&self, access_token: &str) -> Result<String, Failure> {
         let step = "GET /userinfo";
         let response = steps::userinfo(&self.http, self.url("/userinfo")?, access_token)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(step, &e))?;
+            .send_as_client(step)
+            .await?;
         let text = Self::expect(response, step, StatusCode::OK).await?;
         let body: Value = serde_json::from_str(&text).kind("bad json GET /userinfo")?;
         body["sub"]
@@ -429,12 +434,7 @@ impl Target {
     /// A plain GET that must answer 200 (discovery, JWKS).
     pub async fn fetch(&self, path: &str) -> Result<(), Failure> {
         let step = format!("GET {path}");
-        let response = self
-            .http
-            .get(self.url(path)?)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(&step, &e))?;
+        let response = self.http.get(self.url(path)?).send_as_client(&step).await?;
         Self::expect(response, &step, StatusCode::OK).await?;
         Ok(())
     }
