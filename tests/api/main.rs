@@ -28,6 +28,7 @@ mod schema_parity;
 mod security_activation;
 mod security_apps;
 mod security_audit;
+mod security_browser;
 mod security_enrollment;
 mod security_keys;
 mod security_passkeys;
