@@ -31,6 +31,7 @@ mod security_audit;
 mod security_browser;
 mod security_enrollment;
 mod security_keys;
+mod security_operations;
 mod security_passkeys;
 mod security_sessions;
 mod security_staff;

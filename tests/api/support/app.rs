@@ -9,6 +9,7 @@ use civitas::clock::Clock;
 use civitas::config::{Issuer, Settings};
 use civitas::startup::Application;
 use civitas::store::Store;
+use civitas::telemetry::MetricsToken;
 
 use super::db::{Backend, START, TestDb, skipped};
 
@@ -46,6 +47,17 @@ impl TestApp {
 
     pub async fn citizen_count(&self) -> i64 {
         self.store.count_citizens().await.unwrap()
+    }
+
+    /// `GET /metrics` as the operator's Prometheus scrapes it: with the
+    /// test servers' metrics token.
+    pub async fn metrics(&self) -> reqwest::Response {
+        self.client
+            .get(self.url("/metrics"))
+            .bearer_auth(TEST_METRICS_TOKEN)
+            .send()
+            .await
+            .expect("request failed")
     }
 
     /// Row counts of the tables a refused request must leave alone.
@@ -123,6 +135,9 @@ pub fn browser_client(origin: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// The bearer token test servers require on `/metrics`.
+pub const TEST_METRICS_TOKEN: &str = "test-metrics-token-not-a-secret";
+
 /// What a test gets to run against, set up on its own database.
 pub trait Fixture: Sized + Send + 'static {
     /// Sets up on `db`; the second value stops what was started.
@@ -177,6 +192,7 @@ async fn start_app(db: &TestDb, https: bool) -> (TestApp, Teardown) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut settings = Settings::for_tests(&db.url, port).unwrap();
+    settings.metrics_token = Some(MetricsToken::new(TEST_METRICS_TOKEN).unwrap());
     if https {
         settings.issuer = Issuer::parse(&format!("https://localhost:{port}")).unwrap();
     }
