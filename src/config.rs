@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::telemetry::MetricsToken;
+
 /// The embedded database used when no URL is given.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://civitas-data/civitas.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -109,6 +111,12 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` instead of the connection's peer. [default: false]
     #[arg(long, env = "CIVITAS_BEHIND_PROXY")]
     pub behind_proxy: Option<bool>,
+
+    /// Bearer token Prometheus must send to read `/metrics`
+    /// (`Authorization: Bearer TOKEN`), at least 16 characters. Without
+    /// one, `/metrics` answers 404. [default: none]
+    #[arg(long, env = "CIVITAS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 
     /// Rate limits (`[limits]` in civitas.toml).
     #[command(flatten)]
@@ -292,6 +300,12 @@ impl ServeArgs {
                 .activation_code_days
                 .or(file.activation_code_days)
                 .unwrap_or(DEFAULT_ACTIVATION_CODE_DAYS),
+            metrics_token: self
+                .metrics_token
+                .or(file.metrics_token)
+                .map(|t| MetricsToken::new(&t))
+                .transpose()
+                .context("invalid metrics_token")?,
             limits: self.limits.or(file.limits),
             overload: self.overload.or(file.overload),
             key_publish_before: time::Duration::minutes(i64::from(
@@ -486,6 +500,8 @@ pub struct Settings {
     pub activation_code_days: u32,
     /// How long a grant to an app lasts at most.
     pub grant_max_age: time::Duration,
+    /// Who may read `/metrics`; nobody without it.
+    pub metrics_token: Option<MetricsToken>,
     /// Rate limits.
     pub limits: LimitSettings,
     /// Load shedding and connection timeouts.
@@ -518,6 +534,7 @@ impl Settings {
             behind_proxy: true,
             activation_code_days: DEFAULT_ACTIVATION_CODE_DAYS,
             grant_max_age: time::Duration::days(90),
+            metrics_token: None,
             limits: LimitSettings::default(),
             overload: OverloadSettings::default(),
             key_publish_before: time::Duration::minutes(10),

@@ -12,6 +12,7 @@ use crate::audit::AuditKey;
 use crate::clock::Clock;
 use crate::config::{DatabaseSettings, Settings};
 use crate::http::AppState;
+use crate::http::headers::{self, BrowserPolicy};
 use crate::http::shield::{self, Shield};
 use crate::limits::Limits;
 use crate::oidc::Provider;
@@ -137,6 +138,7 @@ impl Application {
         .await
         .context("cannot open the readiness probe's database connection")?;
         let shield = web::Data::new(Shield::new(limits.clone(), &settings));
+        let browser = web::Data::new(BrowserPolicy::new(&settings.issuer));
         let overload = settings.overload.clone();
         let discovery = web::Bytes::from(serde_json::to_vec(&crate::oidc::discovery::document(
             settings.issuer.as_str(),
@@ -161,7 +163,9 @@ impl Application {
                 .wrap(from_fn(http::origin::check_origin))
                 .wrap(from_fn(shield::shield))
                 .wrap(from_fn(observe_request))
+                .wrap(from_fn(headers::harden))
                 .app_data(state.clone())
+                .app_data(browser.clone())
                 .app_data(metrics.clone())
                 .app_data(shield.clone())
                 .configure(http::configure)

@@ -1,5 +1,6 @@
 //! Logs and metrics: one structured log line per request with a request id,
-//! and Prometheus counters and histograms by route and status.
+//! and Prometheus counters and histograms by route and status, served to
+//! the holder of the metrics token.
 
 use std::time::Instant;
 
@@ -27,6 +28,43 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// The bearer token that unlocks `/metrics`, kept only as its SHA-256.
+#[derive(Clone)]
+pub struct MetricsToken([u8; 32]);
+
+impl MetricsToken {
+    /// The shortest token accepted: `/metrics` is not rate limited, so
+    /// guessing must be hopeless.
+    pub const MIN_LEN: usize = 16;
+
+    pub fn new(token: &str) -> anyhow::Result<Self> {
+        if token.trim().len() < Self::MIN_LEN {
+            anyhow::bail!(
+                "the metrics token must be at least {} characters (e.g. `openssl rand -base64 32`)",
+                Self::MIN_LEN
+            );
+        }
+        Ok(Self(sha256(token.trim())))
+    }
+
+    /// True when `presented` is the token; in constant time.
+    pub fn matches(&self, presented: &str) -> bool {
+        subtle::ConstantTimeEq::ct_eq(&self.0[..], &sha256(presented)[..]).into()
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(..)")
+    }
+}
+
+fn sha256(text: &str) -> [u8; 32] {
+    let mut out = [0; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+    out
 }
 
 /// The request id, available to handlers through request extensions.
@@ -144,11 +182,12 @@ pub async fn observe_request(
     req.extensions_mut().insert(RequestId(id.clone()));
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().to_string();
-    let path = req.path().to_string();
     let span = tracing::info_span!("request", request_id = %id);
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
+    // The pattern, never the path: paths carry national ID numbers
+    // (`/api/v1/registrar/citizens/{national_id}`), which logs must not.
     let route = res
         .request()
         .match_pattern()
@@ -162,7 +201,6 @@ pub async fn observe_request(
     span.in_scope(|| {
         tracing::info!(
             method,
-            path,
             route,
             status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,

@@ -18,8 +18,10 @@ pub const ENROLLMENT_FINISH: &str = "/api/v1/enrollment/finish";
 pub const LOGIN_START: &str = "/api/v1/login/start";
 /// Finishes a sign-in with the authenticator's assertion.
 pub const LOGIN_FINISH: &str = "/api/v1/login/finish";
-/// The session cookie that enrollment and sign-in set.
+/// The session cookie that enrollment and sign-in set (with an http issuer).
 pub const SESSION_COOKIE: &str = "civitas_session";
+/// The same with an https issuer.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-civitas_session";
 
 /// The body that finishes a ceremony: the id the start step gave and the
 /// authenticator's answer to its `publicKey` options.

@@ -19,7 +19,7 @@ use url::Url;
 use crate::authenticator::{Authenticator, Passkey};
 use crate::client::SendAsClient;
 use crate::failure::{Context, Failure};
-use crate::steps::{self, SESSION_COOKIE};
+use crate::steps::{self, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 
 /// A confidential relying party registered with `civitas client create`.
 #[derive(Debug, Clone)]
@@ -243,7 +243,7 @@ impl Target {
                 nonce,
                 &challenge,
             ))
-            .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
+            .header("Cookie", cookie)
             .send_as_client(step)
             .await?;
         let response = if response.status() == StatusCode::OK && consent {
@@ -267,7 +267,7 @@ impl Target {
             "allow",
         )
         .header(ORIGIN, self.origin.clone())
-        .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
+        .header("Cookie", cookie)
         .send_as_client(step)
         .await
     }
@@ -440,7 +440,8 @@ impl Target {
     }
 }
 
-/// The session token in a response's `Set-Cookie` headers.
+/// The session cookie in a response's `Set-Cookie` headers, as `NAME=TOKEN`
+/// for a `Cookie` header.
 fn session_cookie(response: &Response) -> Option<String> {
     response
         .headers()
@@ -450,6 +451,8 @@ fn session_cookie(response: &Response) -> Option<String> {
         .find_map(|c| {
             let (pair, _) = c.split_once(';').unwrap_or((c, ""));
             let (name, value) = pair.split_once('=')?;
-            (name.trim() == SESSION_COOKIE && !value.is_empty()).then(|| value.to_string())
+            let name = name.trim();
+            let ours = name == SESSION_COOKIE || name == SECURE_SESSION_COOKIE;
+            (ours && !value.is_empty()).then(|| format!("{name}={value}"))
         })
 }

@@ -8,7 +8,8 @@ mod register;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::clock::Clock;
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs, Settings};
@@ -129,9 +130,35 @@ async fn load_demo(
     Ok(())
 }
 
+/// Printed when the master key is a command-line argument.
+const MASTER_KEY_ON_COMMAND_LINE: &str = "warning: --master-key puts the master key on the \
+    command line, where every user of this host can read it (ps, /proc). Give it as \
+    CIVITAS_MASTER_KEY or in a file named by --master-key-file instead.";
+
+/// True when `--master-key` was given as a flag (at any subcommand level),
+/// not through the environment.
+fn master_key_on_command_line(matches: &ArgMatches) -> bool {
+    let mut level = Some(matches);
+    while let Some(m) = level {
+        // `try_get_raw` first: `value_source` panics on a level that does
+        // not define the argument.
+        if matches!(m.try_get_raw("master_key"), Ok(Some(_)))
+            && m.value_source("master_key") == Some(ValueSource::CommandLine)
+        {
+            return true;
+        }
+        level = m.subcommand().map(|(_, sub)| sub);
+    }
+    false
+}
+
 /// Entry point of the binary.
 pub async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if master_key_on_command_line(&matches) {
+        eprintln!("{MASTER_KEY_ON_COMMAND_LINE}");
+    }
     match cli.command {
         Command::Serve { settings, demo } => {
             let settings = settings.resolve(&cli.config)?;

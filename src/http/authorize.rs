@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::AppState;
+use super::headers::FormAction;
 use super::pages::render;
 use super::session::{self, MaybeSignedIn};
 use crate::error::{AppError, PageError};
@@ -64,6 +65,11 @@ fn respond(method: &Method, outcome: Outcome) -> Result<HttpResponse, PageError>
                 actix_web::http::header::CACHE_CONTROL,
                 actix_web::http::header::HeaderValue::from_static("no-store"),
             );
+            // The answer is redirected to the app: a browser enforces the
+            // page's form-action on that redirect too.
+            if let Some(action) = FormAction::to_origin_of(&view.redirect_uri) {
+                action.allow_on(&mut response);
+            }
             Ok(response)
         }
     }

@@ -6,6 +6,7 @@ mod authorize;
 mod campaign_pages;
 mod campaigns;
 mod enrollment;
+pub mod headers;
 mod login;
 mod national_ids;
 mod oidc;

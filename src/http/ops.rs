@@ -1,10 +1,11 @@
 //! Operational endpoints: liveness, readiness, metrics.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::AppState;
 use crate::error::AppError;
+use crate::oidc::userinfo::bearer_token;
 use crate::telemetry::Metrics;
 
 /// The process is alive.
@@ -47,11 +48,31 @@ fn not_ready() -> AppError {
     .with_header("Retry-After", "5")
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition, for the holder of the metrics token only:
+/// what an instance counts is for its operator. Without a token, metrics
+/// are off.
 pub async fn metrics(
+    req: HttpRequest,
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, AppError> {
+    let Some(token) = &state.settings.metrics_token else {
+        return Err(AppError::not_found(
+            "Metrics are off. Set a metrics token (metrics_token) to serve them.",
+        ));
+    };
+    let authorization = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let presented = bearer_token(authorization, None);
+    if !presented.is_some_and(|p| token.matches(&p)) {
+        return Err(AppError::unauthorized(
+            "invalid_token",
+            "Send the metrics token as Authorization: Bearer TOKEN.",
+        )
+        .with_header("WWW-Authenticate", "Bearer realm=\"metrics\""));
+    }
     let text = metrics.render(&state.store).map_err(AppError::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

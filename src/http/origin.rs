@@ -8,7 +8,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 
 use super::AppState;
-use super::session::COOKIE;
+use super::session::cookie_name;
 use crate::error::AppError;
 
 pub async fn check_origin(
@@ -16,10 +16,12 @@ pub async fn check_origin(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && req.cookie(COOKIE).is_some() {
-        let expected = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.settings.issuer.as_str().to_string());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let signed_in = state
+        .as_ref()
+        .is_some_and(|s| req.cookie(cookie_name(&s.settings)).is_some());
+    if !safe && signed_in {
+        let expected = state.map(|s| s.settings.issuer.as_str().to_string());
         let origin = req
             .headers()
             .get(actix_web::http::header::ORIGIN)

@@ -15,11 +15,22 @@ use crate::error::AppError;
 use crate::session::not_signed_in;
 use crate::store::SignedIn;
 
-pub const COOKIE: &str = "civitas_session";
+/// The session cookie's name. With an https issuer it is `__Host-`
+/// prefixed: browsers then accept it only `Secure`, from https, with
+/// `Path=/` and no `Domain`, so no sibling host can plant or overwrite it.
+/// Browsers refuse the prefix over plain http, where the issuer is local
+/// (tests, development): there the name is plain.
+pub fn cookie_name(settings: &Settings) -> &'static str {
+    if settings.issuer.is_https() {
+        "__Host-civitas_session"
+    } else {
+        "civitas_session"
+    }
+}
 
 /// The cookie carrying a new session token.
 pub fn cookie(settings: &Settings, token: String) -> Cookie<'static> {
-    Cookie::build(COOKIE, token)
+    Cookie::build(cookie_name(settings), token)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -32,7 +43,7 @@ pub fn cookie(settings: &Settings, token: String) -> Cookie<'static> {
 
 /// A cookie that removes the session cookie.
 pub fn removal_cookie(settings: &Settings) -> Cookie<'static> {
-    let mut c = Cookie::build(COOKIE, "")
+    let mut c = Cookie::build(cookie_name(settings), "")
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -45,10 +56,10 @@ pub fn removal_cookie(settings: &Settings) -> Cookie<'static> {
 /// The signed-in citizen, if the request carries a live session of an
 /// active citizen.
 pub async fn current(req: &HttpRequest) -> Result<Option<SignedIn>, AppError> {
-    let Some(cookie) = req.cookie(COOKIE) else {
+    let state = app_state(req)?;
+    let Some(cookie) = req.cookie(cookie_name(&state.settings)) else {
         return Ok(None);
     };
-    let state = app_state(req)?;
     state
         .sessions
         .find(&state.store, state.clock.unix(), cookie.value())

@@ -81,7 +81,7 @@ async fn a_network_over_its_limit_gets_429_and_others_are_served(app: TestApp) {
     for _ in 0..5 {
         assert_eq!(reader.get("/healthz").await.status(), 200);
     }
-    let metrics = reader.get("/metrics").await.text().await.unwrap();
+    let metrics = reader.metrics().await.text().await.unwrap();
     for line in [
         r#"civitas_requests_refused_total{class="national_id",kind="limited"} 1"#,
         r#"civitas_requests_refused_total{class="other",kind="limited"} 1"#,

@@ -23,7 +23,7 @@ async fn readiness_is_503_when_the_database_is_gone(app: TestApp) {
 async fn metrics_count_requests_by_route_and_status(app: TestApp) {
     app.get("/healthz").await;
     app.get("/api/v1/no-such-thing").await;
-    let response = app.get("/metrics").await;
+    let response = app.metrics().await;
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]

@@ -47,6 +47,8 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct ConsentView {
     pub request_id: String,
+    /// Where the answer is redirected.
+    pub redirect_uri: String,
     pub client_name: String,
     pub items: Vec<&'static str>,
 }
@@ -218,6 +220,7 @@ impl Provider {
         self.store.insert_auth_request(&id_hash, &row).await?;
         Ok(Outcome::Consent(ConsentView {
             request_id,
+            redirect_uri: redirect_uri.to_string(),
             client_name: client.name.clone(),
             items: CONSENT_ORDER
                 .iter()

@@ -6,9 +6,10 @@
 use std::future::Future;
 
 use civitas::clock::Clock;
-use civitas::config::Settings;
+use civitas::config::{Issuer, Settings};
 use civitas::startup::Application;
 use civitas::store::Store;
+use civitas::telemetry::MetricsToken;
 
 use super::db::{Backend, START, TestDb, skipped};
 
@@ -69,6 +70,17 @@ impl TestApp {
             client: browser_client(&origin),
             db_url: self.db_url.clone(),
         }
+    }
+
+    /// `GET /metrics` as the operator's Prometheus scrapes it: with the
+    /// test servers' metrics token.
+    pub async fn metrics(&self) -> reqwest::Response {
+        self.client
+            .get(self.url("/metrics"))
+            .bearer_auth(TEST_METRICS_TOKEN)
+            .send()
+            .await
+            .expect("request failed")
     }
 
     /// Row counts of the tables a refused request must leave alone.
@@ -146,6 +158,9 @@ pub fn browser_client(origin: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// The bearer token test servers require on `/metrics`.
+pub const TEST_METRICS_TOKEN: &str = "test-metrics-token-not-a-secret";
+
 /// What a test gets to run against, set up on its own database.
 pub trait Fixture: Sized + Send + 'static {
     /// Sets up on `db`; the second value stops what was started.
@@ -169,31 +184,61 @@ impl Teardown {
 
 impl Fixture for TestApp {
     async fn start(db: &TestDb) -> (Self, Teardown) {
-        let clock = Clock::fixed(START);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let settings = Settings::for_tests(&db.url, port).unwrap();
-        let app = Application::build_on(listener, settings, clock.clone(), Some(2))
-            .await
-            .expect("cannot build the application");
-        let store = app.store();
-        let server = app.handle();
-        let address = format!("http://localhost:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        let client = browser_client(&address);
-        let test_app = TestApp {
-            address,
-            store: store.clone(),
-            clock,
-            client,
-            db_url: db.url.clone(),
-        };
-        let teardown = Teardown {
-            server: Some(server),
-            store,
-        };
-        (test_app, teardown)
+        start_app(db, false).await
     }
+}
+
+/// A server whose issuer is `https://localhost:PORT`, spoken to over plain
+/// HTTP as a TLS-terminating proxy in front of it would; its client sends
+/// the issuer as `Origin`, as a browser on the https site does.
+pub struct HttpsApp {
+    pub app: TestApp,
+    /// `https://localhost:PORT`: the origin of pages and passkeys.
+    pub issuer: String,
+}
+
+impl Fixture for HttpsApp {
+    async fn start(db: &TestDb) -> (Self, Teardown) {
+        let (app, teardown) = start_app(db, true).await;
+        let issuer = app.address.replacen("http://", "https://", 1);
+        let app = TestApp {
+            client: browser_client(&issuer),
+            ..app
+        };
+        (HttpsApp { app, issuer }, teardown)
+    }
+}
+
+/// Starts a server on `db`, with an `https://` issuer when `https`.
+async fn start_app(db: &TestDb, https: bool) -> (TestApp, Teardown) {
+    let clock = Clock::fixed(START);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut settings = Settings::for_tests(&db.url, port).unwrap();
+    settings.metrics_token = Some(MetricsToken::new(TEST_METRICS_TOKEN).unwrap());
+    if https {
+        settings.issuer = Issuer::parse(&format!("https://localhost:{port}")).unwrap();
+    }
+    let app = Application::build_on(listener, settings, clock.clone(), Some(2))
+        .await
+        .expect("cannot build the application");
+    let store = app.store();
+    let server = app.handle();
+    let address = format!("http://localhost:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let client = browser_client(&address);
+    let test_app = TestApp {
+        address,
+        store: store.clone(),
+        clock,
+        client,
+        db_url: db.url.clone(),
+    };
+    let teardown = Teardown {
+        server: Some(server),
+        store,
+    };
+    (test_app, teardown)
 }
 
 impl Fixture for TestStore {
