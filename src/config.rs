@@ -265,6 +265,12 @@ impl ServeArgs {
     /// Resolves flags and environment against the config file and defaults.
     pub fn resolve(self, config_file: &Path) -> anyhow::Result<Settings> {
         let file: ServeArgs = read_config_file(config_file)?;
+        self.resolve_with(file)
+    }
+
+    /// Resolves flags and environment against the parsed contents of the
+    /// config file (see [`parse_config`]) and defaults.
+    pub fn resolve_with(self, file: ServeArgs) -> anyhow::Result<Settings> {
         let issuer = self
             .issuer
             .or(file.issuer)
@@ -457,10 +463,15 @@ impl Default for OverloadSettings {
     }
 }
 
+/// Parses the text of `civitas.toml` (as `ServeArgs` or `DatabaseArgs`).
+pub fn parse_config<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, toml::de::Error> {
+    toml::from_str(text)
+}
+
 /// Reads `civitas.toml`; a missing file is an empty configuration.
 fn read_config_file<T: Default + for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid {}", path.display())),
+        Ok(text) => parse_config(&text).with_context(|| format!("invalid {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }

@@ -132,6 +132,8 @@ pub async fn start_enrollment(
     Ok(response.json(StartedFromRegister { started, record }))
 }
 
+/// The body of the passkey finish endpoints (enrollment, sign-in, adding
+/// a passkey): the sealed ceremony and the browser's credential.
 #[derive(serde::Deserialize)]
 pub struct FinishCeremony {
     pub ceremony_id: String,

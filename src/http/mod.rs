@@ -33,6 +33,7 @@ use crate::config::Settings;
 use crate::error::{AppError, PageError};
 use routes::ApiRoutes;
 
+pub use enrollment::FinishCeremony;
 pub use pages::format_time;
 pub use state::AppState;
 

@@ -59,13 +59,10 @@ impl Passkeys {
         limits: Arc<Limits>,
         master: &MasterKey,
     ) -> anyhow::Result<Self> {
-        let webauthn = WebauthnBuilder::new(issuer.host(), issuer.url())?
-            .rp_name("Civitas")
-            .build()?;
         Ok(Self {
             store,
             clock,
-            webauthn,
+            webauthn: relying_party(issuer)?,
             sessions,
             limits,
             ceremonies: Sealer::new(master, "civitas ceremony state v1")?,
@@ -117,6 +114,14 @@ impl Passkeys {
     }
 }
 
+/// The WebAuthn relying party for `issuer`: id = its host, origin = its
+/// origin.
+pub fn relying_party(issuer: &Issuer) -> anyhow::Result<Webauthn> {
+    Ok(WebauthnBuilder::new(issuer.host(), issuer.url())?
+        .rp_name("Civitas")
+        .build()?)
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
     serde_json::to_string(value).map_err(AppError::internal)
 }
@@ -146,7 +151,9 @@ fn creation_options(
     serde_json::to_value(options).map_err(AppError::internal)
 }
 
-fn parse_registration(credential: Value) -> Result<RegisterPublicKeyCredential, AppError> {
+/// The `credential` of a finished registration, as the browser sent it;
+/// 400 when it is not one.
+pub fn parse_registration(credential: Value) -> Result<RegisterPublicKeyCredential, AppError> {
     serde_json::from_value(credential).map_err(|e| {
         AppError::bad_request(
             "invalid_credential",
@@ -155,7 +162,9 @@ fn parse_registration(credential: Value) -> Result<RegisterPublicKeyCredential, 
     })
 }
 
-fn parse_assertion(credential: Value) -> Result<PublicKeyCredential, AppError> {
+/// The `credential` of a finished sign-in, as the browser sent it; 400
+/// when it is not one.
+pub fn parse_assertion(credential: Value) -> Result<PublicKeyCredential, AppError> {
     serde_json::from_value(credential).map_err(|e| {
         AppError::bad_request(
             "invalid_credential",

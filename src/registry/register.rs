@@ -147,13 +147,14 @@ pub struct ImportSource {
 }
 
 /// A checked row, before it gets its code.
-struct Checked {
-    register_ref: String,
-    given_name: String,
-    family_name: String,
-    birth_date: time::Date,
-    region: String,
-    phone: Option<String>,
+#[derive(Debug)]
+pub struct Checked {
+    pub register_ref: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: time::Date,
+    pub region: String,
+    pub phone: Option<String>,
 }
 
 /// Whether `text` has the form of a register reference: 1 to 64 letters,
@@ -166,7 +167,9 @@ pub fn is_register_ref(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c))
 }
 
-fn check_row(
+/// Checks one data row's fields against the known region codes; the
+/// reason names the field at fault.
+pub fn check_row(
     fields: &[&str],
     regions: &HashSet<String>,
     today: time::Date,
