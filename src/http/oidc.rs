@@ -8,8 +8,10 @@ use serde_json::json;
 
 use actix_web::ResponseError;
 
+use super::shield::Refused;
 use super::{AppState, client_address};
 use crate::error::AppError;
+use crate::limits::RouteClass;
 use crate::oidc::client_auth::parse_credentials;
 use crate::oidc::introspect::may_introspect;
 use crate::oidc::revoke::TokenParam;
@@ -91,7 +93,8 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
 /// Runs a request of an app under its rate limit: the client id it claims
 /// together with its network (a client id is public, so wrong secrets from
 /// one network must not lock the app out everywhere); a failed client
-/// authentication counts as several requests.
+/// authentication counts as several requests. Only an admitted request
+/// counts against the instance-wide cap.
 async fn as_app(
     state: &AppState,
     req: &HttpRequest,
@@ -102,12 +105,13 @@ async fn as_app(
         .map(|c| c.client_id)
         .unwrap_or_default();
     let network = client_address(&state.settings, req);
-    if let Err(limited) = state.limits.check_app(&claimed, &network) {
-        return AppError::rate_limited(
-            limited,
-            "Too many requests came from this app on your network.",
-        )
-        .error_response();
+    let admitted = (state
+        .limits
+        .check_app(&claimed, &network)
+        .map_err(Refused::App))
+    .and_then(|()| state.limits.check_global().map_err(Refused::Global));
+    if let Err(refused) = admitted {
+        return refused.respond(req, RouteClass::AppFacing);
     }
     let result = run.await;
     if matches!(&result, Err(e) if e.code == ErrorCode::InvalidClient) {

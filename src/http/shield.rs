@@ -16,7 +16,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, ResponseError, web};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::Stream;
 use tokio::sync::Semaphore;
 use tokio::time::Sleep;
@@ -61,10 +61,15 @@ impl Shield {
     ) -> Result<tokio::sync::OwnedSemaphorePermit, Refused> {
         // One network's flood is refused by its own limit first, so that
         // it never spends the instance-wide budget citizens elsewhere need.
+        // An app's requests are admitted by their app's limit, which only
+        // the handler can read (the client id may be in the body); it
+        // charges the instance-wide cap after that (`as_app`).
         self.limits
             .check_class(class, network)
             .map_err(Refused::Class)?;
-        self.limits.check_global().map_err(Refused::Global)?;
+        if class != RouteClass::AppFacing {
+            self.limits.check_global().map_err(Refused::Global)?;
+        }
         match tokio::time::timeout(self.queue_timeout, self.in_flight.clone().acquire_owned()).await
         {
             Ok(Ok(permit)) => Ok(permit),
@@ -75,9 +80,15 @@ impl Shield {
     }
 }
 
-enum Refused {
+/// Why a request was not served.
+pub(super) enum Refused {
+    /// The instance-wide cap.
     Global(Limited),
+    /// The limit of the request's route class for its network.
     Class(Limited),
+    /// The limit of the app it claims to be, on its network.
+    App(Limited),
+    /// No room in flight within the queue deadline.
     Queue,
 }
 
@@ -89,6 +100,10 @@ impl Refused {
                 *limited,
                 "Too many requests of this kind came from your network.",
             ),
+            Self::App(limited) => AppError::rate_limited(
+                *limited,
+                "Too many requests came from this app on your network.",
+            ),
             Self::Queue => AppError::overloaded(Limited {
                 retry_after: Duration::from_secs(1),
             }),
@@ -98,8 +113,23 @@ impl Refused {
     fn metric(&self, class: RouteClass) -> (&'static str, &'static str) {
         match self {
             Self::Global(_) => ("global", "shed"),
-            Self::Class(_) => (class.label(), "limited"),
+            Self::Class(_) | Self::App(_) => (class.label(), "limited"),
             Self::Queue => ("queue", "shed"),
+        }
+    }
+
+    /// The answer to a refused request of `class` (a page for browsers),
+    /// counted in the metrics.
+    pub(super) fn respond(&self, req: &HttpRequest, class: RouteClass) -> HttpResponse {
+        if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+            let (label, kind) = self.metric(class);
+            metrics.count_refused(label, kind);
+        }
+        let error = self.error();
+        if wants_json(req) {
+            error.error_response()
+        } else {
+            PageError(error).error_response()
         }
     }
 }
@@ -126,16 +156,7 @@ pub async fn shield(
     let _permit = match shield.admit(class, &network).await {
         Ok(permit) => permit,
         Err(refused) => {
-            if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
-                let (label, kind) = refused.metric(class);
-                metrics.count_refused(label, kind);
-            }
-            let error = refused.error();
-            let response = if wants_json(req.request()) {
-                error.error_response()
-            } else {
-                PageError(error).error_response()
-            };
+            let response = refused.respond(req.request(), class);
             return Ok(req.into_response(response).map_into_right_body());
         }
     };

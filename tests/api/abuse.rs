@@ -30,6 +30,11 @@ fn retry_after(response: &reqwest::Response) -> u64 {
         .unwrap()
 }
 
+/// Another instance on `app`'s database with these limits.
+async fn with_limits(app: &TestApp, limits: LimitSettings) -> TestApp {
+    app.instance(|s| s.limits = limits).await
+}
+
 /// A well-formed national ID validated: 200 unless refused.
 async fn validate(app: &TestApp) -> reqwest::Response {
     let id = civitas::domain::national_id::NationalId::generate();
@@ -41,15 +46,15 @@ async fn validate(app: &TestApp) -> reqwest::Response {
 }
 
 async fn a_network_over_its_limit_gets_429_and_others_are_served(app: TestApp) {
-    let limited = app
-        .instance(|s| {
-            s.limits = LimitSettings {
-                national_id: 3,
-                other: 2,
-                ..LimitSettings::default()
-            }
-        })
-        .await;
+    let limited = with_limits(
+        &app,
+        LimitSettings {
+            national_id: 3,
+            other: 2,
+            ..LimitSettings::default()
+        },
+    )
+    .await;
     let bot = browser_at(&limited, "198.51.100.7");
     for _ in 0..3 {
         assert_eq!(validate(&bot).await.status(), 200);
@@ -91,15 +96,15 @@ async fn a_network_over_its_limit_gets_429_and_others_are_served(app: TestApp) {
 }
 
 async fn one_networks_flood_does_not_spend_the_instance_wide_budget(app: TestApp) {
-    let limited = app
-        .instance(|s| {
-            s.limits = LimitSettings {
-                national_id: 1,
-                global_per_second: 2,
-                ..LimitSettings::default()
-            }
-        })
-        .await;
+    let limited = with_limits(
+        &app,
+        LimitSettings {
+            national_id: 1,
+            global_per_second: 2,
+            ..LimitSettings::default()
+        },
+    )
+    .await;
     let bot = browser_at(&limited, "198.51.100.9");
     assert_eq!(validate(&bot).await.status(), 200);
     // Refused by its own network's limit, never by the global cap.
@@ -134,15 +139,15 @@ async fn token_request(app: &TestApp, client_id: &str, secret: &str) -> reqwest:
 }
 
 async fn wrong_secrets_from_one_network_do_not_lock_the_app_out(app: TestApp) {
-    let limited = app
-        .instance(|s| {
-            s.limits = LimitSettings {
-                app: 100,
-                failed_app_cost: 50,
-                ..LimitSettings::default()
-            }
-        })
-        .await;
+    let limited = with_limits(
+        &app,
+        LimitSettings {
+            app: 100,
+            failed_app_cost: 50,
+            ..LimitSettings::default()
+        },
+    )
+    .await;
     let rp = register(&limited, RpOptions::default()).await;
     let attacker = browser_at(&limited, "192.0.2.66");
     // Each failed authentication counts as 50 of the 100 per minute.
@@ -166,15 +171,47 @@ async fn wrong_secrets_from_one_network_do_not_lock_the_app_out(app: TestApp) {
     }
 }
 
+async fn a_wrong_secret_flood_does_not_spend_the_instance_wide_budget(app: TestApp) {
+    let limited = with_limits(
+        &app,
+        LimitSettings {
+            app: 50,
+            failed_app_cost: 50,
+            global_per_second: 2,
+            ..LimitSettings::default()
+        },
+    )
+    .await;
+    let rp = register(&limited, RpOptions::default()).await;
+    let attacker = browser_at(&limited, "192.0.2.77");
+    assert_eq!(
+        token_request(&attacker, &rp.client_id, "guess")
+            .await
+            .status(),
+        401
+    );
+    // Refused by the app's limit on the attacker's network, never by the
+    // global cap.
+    for n in 2..=10 {
+        let response = token_request(&attacker, &rp.client_id, "guess").await;
+        assert_error(response, 429, "rate_limited", &format!("guess #{n}")).await;
+    }
+    // The app itself, elsewhere, is served (its code is unknown: 400).
+    let app_server = browser_at(&limited, "203.0.113.77");
+    let secret = rp.secret.as_deref().unwrap();
+    let response = token_request(&app_server, &rp.client_id, secret).await;
+    assert_error(response, 400, "invalid_grant", "the app's own request").await;
+}
+
 async fn sign_ins_are_limited_per_citizen_from_any_network(app: TestApp) {
-    let limited = app
-        .instance(|s| {
-            s.limits = LimitSettings {
-                citizen_sign_in: 2,
-                ..LimitSettings::default()
-            }
-        })
-        .await;
+    let limited = with_limits(
+        &app,
+        LimitSettings {
+            citizen_sign_in: 2,
+            ..LimitSettings::default()
+        },
+    )
+    .await;
     let mut auth = SoftAuthenticator::new(&limited.address);
     enroll(&limited, &mut auth, "Ngozi").await;
     for network in ["192.0.2.1", "192.0.2.2"] {
@@ -389,6 +426,7 @@ crate::on_both_backends!(
     a_network_over_its_limit_gets_429_and_others_are_served,
     one_networks_flood_does_not_spend_the_instance_wide_budget,
     wrong_secrets_from_one_network_do_not_lock_the_app_out,
+    a_wrong_secret_flood_does_not_spend_the_instance_wide_budget,
     sign_ins_are_limited_per_citizen_from_any_network,
     anonymous_ceremony_starts_write_nothing,
     a_sealed_ceremony_cannot_be_altered_or_taken_to_another_issuer,

@@ -56,7 +56,7 @@ impl TestApp {
     pub async fn instance(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut settings = Settings::for_tests(&self.db_url, port).unwrap();
+        let mut settings = test_settings(&self.db_url, port);
         configure(&mut settings);
         let origin = settings.issuer.as_str().to_string();
         let app = Application::build_on(listener, settings, self.clock.clone(), Some(2))
@@ -209,13 +209,19 @@ impl Fixture for HttpsApp {
     }
 }
 
+/// The settings of every test server on `url` listening on `port`.
+fn test_settings(url: &str, port: u16) -> Settings {
+    let mut settings = Settings::for_tests(url, port).unwrap();
+    settings.metrics_token = Some(MetricsToken::new(TEST_METRICS_TOKEN).unwrap());
+    settings
+}
+
 /// Starts a server on `db`, with an `https://` issuer when `https`.
 async fn start_app(db: &TestDb, https: bool) -> (TestApp, Teardown) {
     let clock = Clock::fixed(START);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut settings = Settings::for_tests(&db.url, port).unwrap();
-    settings.metrics_token = Some(MetricsToken::new(TEST_METRICS_TOKEN).unwrap());
+    let mut settings = test_settings(&db.url, port);
     if https {
         settings.issuer = Issuer::parse(&format!("https://localhost:{port}")).unwrap();
     }
