@@ -16,6 +16,7 @@ use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::secrets::hash_secret;
 use crate::store::Store;
 
 /// Installs the global log subscriber (`RUST_LOG` filters; default `info`).
@@ -30,9 +31,9 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// The bearer token that unlocks `/metrics`, kept only as its SHA-256.
+/// The bearer token that unlocks `/metrics`, kept only as its hash.
 #[derive(Clone)]
-pub struct MetricsToken([u8; 32]);
+pub struct MetricsToken(String);
 
 impl MetricsToken {
     /// The shortest token accepted: `/metrics` is not rate limited, so
@@ -46,12 +47,12 @@ impl MetricsToken {
                 Self::MIN_LEN
             );
         }
-        Ok(Self(sha256(token.trim())))
+        Ok(Self(hash_secret(token.trim())))
     }
 
     /// True when `presented` is the token; in constant time.
     pub fn matches(&self, presented: &str) -> bool {
-        subtle::ConstantTimeEq::ct_eq(&self.0[..], &sha256(presented)[..]).into()
+        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), hash_secret(presented).as_bytes()).into()
     }
 }
 
@@ -59,12 +60,6 @@ impl std::fmt::Debug for MetricsToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MetricsToken(..)")
     }
-}
-
-fn sha256(text: &str) -> [u8; 32] {
-    let mut out = [0; 32];
-    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
-    out
 }
 
 /// The request id, available to handlers through request extensions.

@@ -81,7 +81,12 @@ impl Flood {
                     &steps::code_grant("not-a-code", &app.redirect_uri, &"v".repeat(43)),
                 )
             }
-            Flood::Slow => http.get(target.url("/healthz")?),
+            Flood::Slow => {
+                return Err(Failure::new(
+                    "no request",
+                    "the slow flood never sends a whole request (see `linger`)",
+                ));
+            }
         })
     }
 }

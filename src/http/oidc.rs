@@ -105,11 +105,11 @@ async fn as_app(
         .map(|c| c.client_id)
         .unwrap_or_default();
     let network = client_address(&state.settings, req);
-    let admitted = (state
+    let admitted = state
         .limits
         .check_app(&claimed, &network)
-        .map_err(Refused::App))
-    .and_then(|()| state.limits.check_global().map_err(Refused::Global));
+        .map_err(Refused::App);
+    let admitted = admitted.and_then(|()| state.limits.check_global().map_err(Refused::Global));
     if let Err(refused) = admitted {
         return refused.respond(req, RouteClass::AppFacing);
     }
